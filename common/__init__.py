@@ -1,0 +1,1 @@
+"""Code both services share: configuration, JWT verification, errors, logging, runtime glue."""

@@ -1,0 +1,33 @@
+"""Fixtures shared by every test module."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.auth import mint_token
+from tests.support import SECRET, Service
+
+
+@pytest.fixture
+def token():
+    """``token(user, scopes=(), ttl=3600, **claims)`` signed with the test secret."""
+
+    def make(user: str = "alice", scopes=(), ttl: int = 3600, **claims) -> str:
+        return mint_token(SECRET, user, scopes=scopes, ttl=ttl, **claims)
+
+    return make
+
+
+@pytest.fixture
+def start_service(tmp_path):
+    """``start_service(command, **env)`` runs ``wsgi.py command`` and stops it afterwards."""
+    started: list[Service] = []
+
+    def start(command: str, workdir=None, args=(), **env: str) -> Service:
+        service = Service(command, env, workdir or tmp_path, args).start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in reversed(started):
+        service.stop()
