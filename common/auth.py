@@ -87,7 +87,9 @@ class TokenVerifier:
             claims = jwt.decode(
                 token, self._key_for(algorithm, token), algorithms=[algorithm],
                 audience=self.audience, issuer=self.issuer, leeway=self.leeway,
-                options={"require": ["exp", "sub"], "verify_aud": self.audience is not None},
+                # A token naming an audience is refused when none is configured (pyjwt's
+                # default): it was meant for some other service.
+                options={"require": ["exp", "sub"]},
             )
         except jwt.PyJWTError as exc:
             raise _auth_error(exc) from None

@@ -22,15 +22,17 @@ class ApiError(Exception):
     message = "Internal server error."
 
     def __init__(self, message: str | None = None, *, code: str | None = None,
-                 status: int | None = None, headers: dict[str, str] | None = None) -> None:
+                 status: int | None = None, headers: dict[str, str] | None = None,
+                 details: dict | None = None) -> None:
         super().__init__(message or self.message)
         self.message = message or self.message
         self.code = code or self.code
         self.status = status or self.status
         self.headers = headers or {}
+        self.details = details or {}  # extra keys for the client, such as the bad `field`
 
     def to_dict(self) -> dict:
-        return {"error": {"code": self.code, "message": self.message}}
+        return {"error": {"code": self.code, "message": self.message, **self.details}}
 
 
 class BadRequest(ApiError):

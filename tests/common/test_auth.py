@@ -108,6 +108,10 @@ def test_wrong_audience_and_missing_audience():
     expect_code(verifier, jwt.encode(claims(), SECRET), "invalid_token")
 
 
+def test_token_for_an_audience_is_refused_when_none_is_configured():
+    expect_code(hs_verifier(), jwt.encode(claims(aud="billing"), SECRET), "invalid_audience")
+
+
 def test_wrong_issuer():
     verifier = hs_verifier(JWT_ISSUER="https://id.example")
     expect_code(verifier, jwt.encode(claims(iss="https://evil.example"), SECRET),

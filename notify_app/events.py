@@ -1,0 +1,141 @@
+"""Socket.IO handlers: authenticate at connect or with `identify`, expiry, `mark_read`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import current_app, request
+from flask_socketio import ConnectionRefusedError, join_room
+
+from common import runtime
+from common.auth import AuthError, Identity, find_token
+from common.errors import ApiError, BadRequest
+from notify_app import delivery
+from notify_app.extensions import registry, socketio, store, user_room
+
+log = logging.getLogger(__name__)
+
+
+def register_events() -> None:
+    """Bind the handlers to the extension's server (called by ``create_app``)."""
+    socketio.on("connect")(on_connect)
+    socketio.on("disconnect")(on_disconnect)
+    socketio.on("identify")(on_identify)
+    socketio.on("mark_read")(on_mark_read)
+
+
+def on_connect(auth: Any = None) -> None:
+    sid = request.sid
+    registry.add(sid)
+    token = find_token(auth, request.headers, request.args)
+    if token is None:
+        registry.schedule(sid, current_app.config["AUTH_TIMEOUT"], _auth_timeout)
+        return
+    try:
+        identity = current_app.extensions["verifier"].verify(token)
+        last_id = _last_id(auth)
+    except ApiError as exc:
+        registry.remove(sid)
+        log.info("connect refused: %s", exc.code)
+        raise ConnectionRefusedError(exc.message, {"code": exc.code}) from None
+    _authenticate(sid, identity, last_id)
+
+
+def on_disconnect(*_args: Any) -> None:
+    registry.remove(request.sid)
+
+
+def on_identify(payload: Any = None) -> dict:
+    sid = request.sid
+    state = registry.get(sid)
+    token = payload.get("token") if isinstance(payload, dict) else None
+    try:
+        identity = current_app.extensions["verifier"].verify(token)
+        last_id = _last_id(payload)
+    except ApiError as exc:
+        # Answer first: the disconnect runs after the ack is queued.
+        runtime.spawn(_disconnect, sid, exc.code)
+        return {"ok": False, **exc.to_dict()}
+    if state is not None and state.user not in (None, identity.user):
+        error = AuthError("invalid_token", "This socket is identified as another user.")
+        return {"ok": False, "error": {**error.to_dict()["error"], "code": "user_mismatch"}}
+    _authenticate(sid, identity, last_id)
+    return {"ok": True, "user": identity.user}
+
+
+def on_mark_read(payload: Any = None) -> dict:
+    state = registry.get(request.sid)
+    if state is None or state.user is None:
+        return {"ok": False, **AuthError("token_missing", "Identify first.").to_dict()}
+    try:
+        if isinstance(payload, dict) and payload.get("all") is True:
+            store.mark_all_read(state.user)
+        elif isinstance(payload, dict) and _ids(payload.get("ids")) is not None:
+            store.mark_read(state.user, _ids(payload["ids"]))
+        else:
+            raise BadRequest('Send {"ids": [...]} or {"all": true}.')
+    except ApiError as exc:
+        return {"ok": False, **exc.to_dict()}
+    unread = store.unread_count(state.user)
+    socketio.emit("unread_count", {"unread": unread}, to=user_room(state.user))
+    return {"ok": True, "unread": unread}
+
+
+def _authenticate(sid: str, identity: Identity, last_id: int | None) -> None:
+    """Join the user's room, arm the expiry, and start a replay if ``last_id`` was given."""
+    state = registry.get(sid)
+    if state is None:
+        return  # disconnected meanwhile
+    first_time = state.user is None
+    state.user = identity.user
+    state.expires_at = identity.expires_at + current_app.config["JWT_LEEWAY"]
+    registry.schedule(sid, state.expires_at - time.time(), _expire)
+    if first_time:
+        if last_id is not None:
+            state.last_id = last_id
+            state.replaying = True  # before joining, so no live one slips past the replay
+        join_room(user_room(identity.user), sid=sid)
+        if state.replaying:
+            # Not inline: at connect the client has not been told it is connected yet.
+            runtime.spawn(delivery.replay, sid)
+
+
+def _auth_timeout(sid: str) -> None:
+    state = registry.get(sid)
+    if state is not None and state.user is None:
+        _disconnect(sid, "token_missing")
+
+
+def _expire(sid: str) -> None:
+    state = registry.get(sid)
+    if state is not None and state.expires_at <= time.time() + 0.05:
+        socketio.server.emit("session_expired", {"code": "token_expired",
+                                          "message": "The token has expired."}, to=sid)
+        _disconnect(sid, "token_expired")
+
+
+def _disconnect(sid: str, reason: str) -> None:
+    log.info("disconnecting socket: %s", reason)
+    registry.remove(sid)
+    socketio.server.disconnect(sid)
+
+
+def _last_id(payload: Any) -> int | None:
+    value = payload.get("last_id") if isinstance(payload, dict) else None
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise BadRequest("last_id must be a notification id.", code="invalid_last_id")
+    return value
+
+
+def _ids(value: Any) -> list[int] | None:
+    if not isinstance(value, list) or len(value) > 1000:
+        return None
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        return None
+    return value
