@@ -9,7 +9,12 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 
 .PHONY: setup dev test lint clean
 
-setup: $(STAMP)
+setup: $(STAMP) node_modules/.installed
+
+# The official socket.io client for the inbox page and the JS tests; playwright-core for Chromium.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,8 +30,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 dev: setup .env
 	@echo "gateway: http://localhost:3000   notify: http://localhost:3006"
-	@echo "user token (alice):      $$($(PY) wsgi.py token --sub alice --ttl 86400)"
-	@echo "publisher token (svc):   $$($(PY) wsgi.py token --sub svc --scope notifications:publish --ttl 86400)"
+	@echo "inbox page: http://localhost:3000/   tokens for the README's examples (valid 24 h):"
+	@echo "export USER_TOKEN=$$($(PY) wsgi.py token --sub alice --ttl 86400)"
+	@echo "export PUB_TOKEN=$$($(PY) wsgi.py token --sub svc --scope notifications:publish --ttl 86400)"
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start
 
 lint: setup

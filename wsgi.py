@@ -48,8 +48,11 @@ def serve(command: str, host: str, port: int | None) -> None:
         from notify_app import create_app
 
         port = config.NOTIFY_PORT if port is None else port
-    app = create_app(config)
     sock = runtime.listen(host, port)
+    if command == "notify" and config.NODE_ID is None:
+        # Default node id from the port actually bound (port 0 picks one).
+        config = config.replace(NODE_ID=f"n{sock.getsockname()[1]}")
+    app = create_app(config)
     runtime.serve(app, sock, name=command, max_connections=config.MAX_CONNECTIONS,
                   on_stop=app.extensions.get("on_stop"))
 

@@ -8,7 +8,9 @@ tests build a config object directly instead of patching ``os.environ``.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +157,11 @@ class NotifyConfig(BaseConfig):
         _check_range("PING_TIMEOUT", self.PING_TIMEOUT, 1, 3600)
         if "://" not in self.DATABASE_URL:
             raise ConfigError("DATABASE_URL", "expected a URL such as sqlite:///instance/notify.db")
+        if self.REDIS_URL and not self.REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("REDIS_URL", "expected redis://host:port[/db]")
+        if self.NODE_ID is not None and not _NODE_ID.fullmatch(self.NODE_ID):
+            # It travels inside Engine.IO session ids, in URLs: keep it URL-safe and short.
+            raise ConfigError("NODE_ID", "use 1 to 32 letters, digits, '_' or '-'")
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,7 @@ class GatewayConfig(BaseConfig):
     MAX_CONTENT_LENGTH: int = setting(10 * 1024 * 1024, as_int, "largest request body, bytes")
     MAX_TUNNELS: int = setting(10000, as_int, "concurrent WebSocket tunnels per process")
     TRUSTED_PROXIES: tuple[str, ...] = setting((), as_list, "proxies whose X-Forwarded-* count")
+    UPSTREAM_POOL_SIZE: int = setting(1024, as_int, "keep-alive connections kept per upstream")
 
     def validate(self) -> None:
         super().validate()
@@ -184,6 +192,12 @@ class GatewayConfig(BaseConfig):
         _check_range("POLLING_READ_TIMEOUT", self.POLLING_READ_TIMEOUT, 0.01, 3600)
         _check_range("MAX_CONTENT_LENGTH", self.MAX_CONTENT_LENGTH, 1, 2**40)
         _check_range("MAX_TUNNELS", self.MAX_TUNNELS, 1, 1_000_000)
+        _check_range("UPSTREAM_POOL_SIZE", self.UPSTREAM_POOL_SIZE, 1, 1_000_000)
+        _check_routes(self.GATEWAY_ROUTES)
+        _check_proxies(self.TRUSTED_PROXIES)
+
+
+_NODE_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 # -- checks --------------------------------------------------------------------------------
@@ -214,6 +228,24 @@ def _check_algorithms(config: BaseConfig) -> None:
         raise ConfigError("JWT_PUBLIC_KEY", "set it or JWT_JWKS_URL for asymmetric algorithms")
     if config.JWT_JWKS_URL and not config.JWT_JWKS_URL.startswith(("http://", "https://")):
         raise ConfigError("JWT_JWKS_URL", "must be an http(s) URL")
+
+
+def _check_routes(routes: tuple[str, ...]) -> None:
+    for item in routes:
+        prefix, sep, url = item.partition("=")
+        if not sep or not prefix.strip().startswith("/"):
+            raise ConfigError("GATEWAY_ROUTES", f"{item!r} is not /prefix=http://host:port")
+        if not url.strip().startswith(("http://", "https://")):
+            raise ConfigError("GATEWAY_ROUTES", f"{url!r} is not an http(s) URL")
+
+
+def _check_proxies(proxies: tuple[str, ...]) -> None:
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError("TRUSTED_PROXIES", f"{proxy!r} is not an IP address or network") \
+                from None
 
 
 def _read_dotenv(path: Path | None) -> dict[str, str]:

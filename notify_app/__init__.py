@@ -8,6 +8,7 @@ from common import runtime
 from common.auth import TokenVerifier
 from common.config import NotifyConfig
 from common.errors import register_error_handlers
+from notify_app import delivery
 from notify_app.api import api
 from notify_app.events import register_events
 from notify_app.extensions import registry, socketio, store
@@ -38,14 +39,49 @@ def create_app(config: NotifyConfig | None = None) -> Flask:
         engineio_logger=False,
     )
     register_events()
+    _start_manager(socketio.server.manager)
+    node_id = config.NODE_ID or f"n{config.NOTIFY_PORT}"
+    _tag_session_ids(socketio.server.eio, node_id)
     app.register_blueprint(api)
     app.extensions["on_stop"] = _drop_sockets
 
+    app.wsgi_app = _with_node_header(app.wsgi_app, node_id)
+
     @app.get("/healthz")
     def healthz():
-        return jsonify(status="ok", service="notify")
+        return jsonify(status="ok", service="notify", node=node_id)
 
     return app
+
+
+def _start_manager(manager) -> None:
+    """Subscribe to the queue now rather than at the first connection, so that readiness
+    can report it and nothing published before the first client is missed."""
+    manager.on_catch_up = delivery.start_replay
+    if not socketio.server.manager_initialized:
+        socketio.server.manager_initialized = True
+        manager.initialize()
+
+
+def _with_node_header(wsgi_app, node_id: str):
+    """Name the node on every response, Engine.IO's included (they bypass Flask), so the
+    gateway can learn which URL is which node without a session table."""
+    header = ("X-Notify-Node", node_id)
+
+    def app(environ, start_response):
+        def start(status, headers, exc_info=None):
+            return start_response(status, [*headers, header], exc_info)
+
+        return wsgi_app(environ, start)
+
+    return app
+
+
+def _tag_session_ids(eio_server, node_id: str) -> None:
+    """Make every Engine.IO session id start with ``<node_id>.`` so the gateway can route a
+    request that carries a ``sid`` back to the node that owns the session."""
+    generate = eio_server.generate_id
+    eio_server.generate_id = lambda: f"{node_id}.{generate()}"
 
 
 def _cors(origins: tuple[str, ...]) -> str | list[str] | None:

@@ -11,9 +11,10 @@ import json
 import logging
 from collections.abc import Sequence
 
+from common import runtime
 from common.errors import Conflict
 from notify_app.extensions import registry, socketio, store, user_room
-from notify_app.manager import NOTIFICATION_EVENT
+from notify_app.manager import NOTIFICATION_EVENT, PREV_ID
 from notify_app.store import IntegrityError, Notification
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,19 @@ def emit_live(created: Sequence[Notification]) -> None:
     """Emit each notification to its user's room; failures are recovered by replay."""
     for notification in created:
         try:
-            socketio.emit(NOTIFICATION_EVENT, notification.to_dict(),
-                          to=user_room(notification.user))
+            live = {**notification.to_dict(), PREV_ID: notification.prev_id}
+            socketio.emit(NOTIFICATION_EVENT, live, to=user_room(notification.user))
         except Exception:  # noqa: BLE001 - stored already; clients recover with last_id
             log.exception("live delivery of notification %s failed", notification.id)
+
+
+def start_replay(sid: str) -> None:
+    """Replay ``sid`` from the store in a green thread (no-op if anonymous or replaying)."""
+    state = registry.get(sid)
+    if state is None or state.user is None or state.replaying:
+        return
+    state.replaying = True  # from now on live ones are held back until the replay ends
+    runtime.spawn(replay, sid)
 
 
 def replay(sid: str) -> None:
@@ -70,12 +80,17 @@ def replay(sid: str) -> None:
         if len(missed) == REPLAY_PAGE:
             continue
         # No green-thread switch from here on, so nothing new can be held back meanwhile.
-        for held in sorted(state.held, key=lambda n: n["id"]):
-            if held["id"] > state.last_id:
-                manager.send_to(sid, held)
-                state.last_id = held["id"]
-        state.held.clear()
-        state.replaying = False
+        held, state.held = sorted(state.held, key=lambda n: n["id"]), []
+        for position, notification in enumerate(held):
+            if notification["id"] <= state.last_id:
+                continue
+            if notification.get(PREV_ID, 0) > state.last_id:
+                state.held = held[position:]  # overtook one not stored yet: query again
+                break
+            manager.send_to(sid, notification)
+            state.last_id = notification["id"]
+        else:
+            state.replaying = False
 
 
 def _prior(publisher: str, key: str, request_hash: str) -> list[Notification] | None:

@@ -92,14 +92,15 @@ def _authenticate(sid: str, identity: Identity, last_id: int | None) -> None:
     state.user = identity.user
     state.expires_at = identity.expires_at + current_app.config["JWT_LEEWAY"]
     registry.schedule(sid, state.expires_at - time.time(), _expire)
-    if first_time:
-        if last_id is not None:
-            state.last_id = last_id
-            state.replaying = True  # before joining, so no live one slips past the replay
-        join_room(user_room(identity.user), sid=sid)
-        if state.replaying:
-            # Not inline: at connect the client has not been told it is connected yet.
-            runtime.spawn(delivery.replay, sid)
+    if not first_time:
+        return
+    # The watermark starts at what the client says it has, or else at what is stored now,
+    # so that a later catch-up (after a queue outage) replays only what it really missed.
+    state.last_id = last_id if last_id is not None else store.last_id(identity.user)
+    join_room(user_room(identity.user), sid=sid)
+    if last_id is not None:
+        # Not inline: at connect the client has not been told it is connected yet.
+        delivery.start_replay(sid)
 
 
 def _auth_timeout(sid: str) -> None:

@@ -7,6 +7,7 @@ held back, then sent after the replay if they are newer than what the replay sen
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,11 +15,17 @@ from typing import Any
 from common import runtime
 
 
+class Admission(enum.Enum):
+    SEND = "send"
+    SKIP = "skip"
+    GAP = "gap"  # held back; the socket must catch up from the store
+
+
 @dataclass
 class SocketState:
     user: str | None = None
     expires_at: float = 0.0
-    last_id: int | None = None  # highest notification id sent to this socket
+    last_id: int = 0  # highest notification id sent to (or already held by) this socket
     replaying: bool = False
     held: list[dict] = field(default_factory=list)  # live ones that arrived mid-replay
     timer: Any = None  # the auth timeout or the expiry, whichever is pending
@@ -47,18 +54,23 @@ class SocketRegistry:
         _cancel(state)
         state.timer = runtime.spawn_after(max(seconds, 0.0), action, sid)
 
-    def admit(self, sid: str, notification: dict) -> bool:
-        """Whether a live ``notification`` should be sent to ``sid`` now (and note it if so)."""
+    def admit(self, sid: str, notification: dict) -> Admission:
+        """What to do with a live ``notification`` for ``sid`` (noted as sent if SEND)."""
         state = self.sockets.get(sid)
         if state is None or state.user != notification.get("user"):
-            return False  # anonymous, gone, or (defensively) someone else's
+            return Admission.SKIP  # anonymous, gone, or (defensively) someone else's
         if state.replaying:
             state.held.append(notification)
-            return False
-        if state.last_id is not None and notification["id"] <= state.last_id:
-            return False  # already sent by a replay
+            return Admission.SKIP
+        if notification["id"] <= state.last_id:
+            return Admission.SKIP  # already sent
+        if notification.get("prev_id", 0) > state.last_id:
+            # It overtook an earlier one (published on another node, still in flight):
+            # sending it now would break the order, and `last_id` recovery would skip the other.
+            state.held.append(notification)
+            return Admission.GAP
         state.last_id = notification["id"]
-        return True
+        return Admission.SEND
 
     def authenticated_count(self) -> int:
         return sum(1 for s in self.sockets.values() if s.user is not None)

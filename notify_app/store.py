@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import create_engine, event, func, insert, select, update
+from sqlalchemy import create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +30,9 @@ class Notification:
     data: dict
     created_at: dt.datetime
     read_at: dt.datetime | None
+    # The user's previous notification id when this one was stored (only known at publish):
+    # it lets a node see that a live notification overtook an earlier one from another node.
+    prev_id: int | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form used by REST and the `notification` event."""
@@ -72,14 +75,22 @@ class Store:
         rows = [{"user_id": u, "title": title, "body": body, "data": data, "created_at": now,
                  "read_at": None} for u in users]
         with self.engine.begin() as conn:
-            ids = [conn.execute(insert(notifications).values(row)).inserted_primary_key[0]
-                   for row in rows]
+            if conn.dialect.name == "postgresql":
+                _lock_users(conn, users)
+            previous = dict(conn.execute(
+                select(notifications.c.user_id, func.max(notifications.c.id))
+                .where(notifications.c.user_id.in_(list(users)))
+                .group_by(notifications.c.user_id)).all())
+            result = conn.execute(insert(notifications).returning(
+                notifications.c.id, sort_by_parameter_order=True), rows)
+            ids = [row.id for row in result]
             if idempotency is not None:
                 publisher, key, request_hash, single = idempotency
                 conn.execute(insert(idempotency_keys).values(
                     publisher=publisher, key=key, request_hash=request_hash,
                     notification_ids=ids, single=int(single), created_at=now))
-        return [Notification(i, r["user_id"], title, body, data, now, None)
+        return [Notification(i, r["user_id"], title, body, data, now, None,
+                             previous.get(r["user_id"], 0))
                 for i, r in zip(ids, rows, strict=True)]
 
     def prior_publish(self, publisher: str, key: str) -> PriorPublish | None:
@@ -123,6 +134,12 @@ class Store:
                  .order_by(notifications.c.id).limit(limit))
         with self.engine.connect() as conn:
             return [_notification(r) for r in conn.execute(query)]
+
+    def last_id(self, user: str) -> int:
+        """The user's highest notification id, 0 if none."""
+        query = select(func.max(notifications.c.id)).where(notifications.c.user_id == user)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one() or 0
 
     def unread_count(self, user: str) -> int:
         query = select(func.count()).select_from(notifications).where(
@@ -177,6 +194,20 @@ def make_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _lock_users(conn: Any, users: Sequence[str]) -> None:
+    """Serialise publishes per user until commit (PostgreSQL).
+
+    Sequence values are handed out before commit, so two nodes publishing to one user could
+    commit ids out of order, and a client replaying ``after last_id`` would skip the late one.
+    Holding a per-user lock from id to commit keeps each user's ids in commit order. Locks are
+    taken in sorted order so that two batches cannot deadlock.
+    """
+    conn.execute(text(
+        "SELECT pg_advisory_xact_lock(hashtextextended(u, 0)) "
+        "FROM (SELECT DISTINCT u FROM unnest(CAST(:users AS text[])) AS u ORDER BY u) AS s"
+    ), {"users": list(users)})
 
 
 def _notification(row: Any) -> Notification:

@@ -11,14 +11,20 @@ from notify_app.schema import idempotency_keys
 from notify_app.store import IntegrityError, Store, make_engine
 
 
-@pytest.fixture
-def store(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
     from notify_app.schema import metadata
 
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/sub/dir/inbox.db"
+    else:
+        url = request.getfixturevalue("postgres_server").url
     store = Store()
-    store.engine = make_engine(f"sqlite:///{tmp_path}/sub/dir/inbox.db")
+    store.engine = make_engine(url)
+    metadata.drop_all(store.engine)
     metadata.create_all(store.engine)
-    return store
+    yield store
+    store.engine.dispose()
 
 
 def test_ids_grow_and_queries_are_per_user(store):
