@@ -6,12 +6,15 @@ changing.  ``monkey_patch()`` is called by ``wsgi.py`` only, before anything els
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import logging
 import os
 import signal
 import socket
 import warnings
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 with warnings.catch_warnings():
@@ -19,6 +22,8 @@ with warnings.catch_warnings():
     # it is still the runtime here, so the warning would only be noise in every start-up.
     warnings.simplefilter("ignore")
     import eventlet
+    import eventlet.event
+    import eventlet.patcher
     import eventlet.wsgi
 from eventlet import greenthread
 from eventlet.hubs import trampoline
@@ -91,3 +96,155 @@ def _wait_for_signal(*signums: int) -> int:
         for signum in received:
             if signum in signums:
                 return signum
+
+
+# -- native threads and the hijacked socket (the gateway's tunnel) ------------------------
+
+def original_module(name: str) -> ModuleType:
+    """The unpatched stdlib module ``name`` (``select``, ``os``, ``threading``...).
+
+    Code running in a real OS thread must use these: the patched versions wait on the
+    eventlet hub, which belongs to the main thread.
+    """
+    return eventlet.patcher.original(name)
+
+
+def start_native_thread(target: Callable[[], Any], name: str) -> None:
+    """Run ``target`` in a real OS thread (a daemon: it never holds the process up)."""
+    threading = original_module("threading")
+    threading.Thread(target=target, name=name, daemon=True).start()
+
+
+def native_socket(sock: socket.socket) -> socket.socket:
+    """The OS-level socket object behind a green one, usable from a native thread."""
+    return getattr(sock, "fd", None) or sock
+
+
+class ThreadSignal:
+    """A one-shot event set from any OS thread and waited on by a green thread.
+
+    All signals share one pipe and one green dispatcher, so a waiting tunnel costs no file
+    descriptor of its own (the process has 20,000 and a tunnel already holds two).
+    """
+
+    def __init__(self) -> None:
+        self._event = eventlet.event.Event()
+        # Made here, in a green thread: the dispatcher spawns its own green thread.
+        self._dispatcher = _dispatcher()
+
+    def set(self) -> None:
+        """Wake the waiter; safe to call from a native thread, and more than once."""
+        self._dispatcher.post(self._event)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block this green thread until :meth:`set`; ``False`` if ``timeout`` passed first."""
+        return bool(self._event.wait(timeout))
+
+
+class _Dispatcher:
+    """Carries events from native threads to the hub: a queue plus a pipe to wake it."""
+
+    def __init__(self) -> None:
+        self._os = original_module("os")
+        self._queue: collections.deque = collections.deque()
+        self._read_fd, self._write_fd = self._os.pipe()
+        self._os.set_blocking(self._read_fd, False)
+        self._os.set_blocking(self._write_fd, False)
+        eventlet.spawn(self._run)
+
+    def post(self, event: Any) -> None:
+        self._queue.append(event)
+        with contextlib.suppress(BlockingIOError):  # full pipe: a wake-up is pending
+            self._os.write(self._write_fd, b"!")
+
+    def _run(self) -> None:
+        while True:
+            trampoline(self._read_fd, read=True)
+            with contextlib.suppress(BlockingIOError):
+                self._os.read(self._read_fd, 4096)
+            # Drained after reading the pipe, so an event posted meanwhile is never missed.
+            while self._queue:
+                event = self._queue.popleft()
+                if not event.ready():
+                    event.send(True)
+
+
+_DISPATCHER: _Dispatcher | None = None
+
+
+def _dispatcher() -> _Dispatcher:
+    global _DISPATCHER
+    if _DISPATCHER is None:
+        _DISPATCHER = _Dispatcher()
+    return _DISPATCHER
+
+
+def raw_path(environ: dict) -> str:
+    """The request path as the client sent it, still percent-encoded."""
+    return environ.get("RAW_PATH_INFO") or environ.get("PATH_INFO") or "/"
+
+
+def streaming_environ(wsgi_app: Callable) -> Callable:
+    """Set up every request for streaming through (the gateway's proxy).
+
+    ``wsgi.input_terminated`` tells werkzeug that eventlet ends the request body itself:
+    without it werkzeug reads a chunked body as empty, with it ``MAX_CONTENT_LENGTH`` is
+    enforced on streams too.  A minimum write size of 0 makes eventlet send each piece of
+    a streamed response at once instead of holding back pieces under 4 KiB.
+    """
+
+    def app(environ: dict, start_response: Callable) -> Any:
+        environ["wsgi.input_terminated"] = True
+        environ["eventlet.minimum_write_chunk_size"] = 0
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
+def hijack(environ: dict) -> tuple[socket.socket, bytes]:
+    """Take the client socket from eventlet's WSGI server for the rest of the connection.
+
+    Returns the socket and any bytes the client sent after the request head that the
+    server had already buffered.  The server writes nothing more on the socket and closes
+    it once the view returns, so the caller must finish with it before returning.
+    """
+    request_input = environ["eventlet.input"]
+    sock = request_input.get_socket()
+    eventlet.wsgi.WSGI_LOCAL.already_handled = True
+    # A non-blocking peek returns what is buffered without waiting for more.
+    sock.setblocking(False)
+    try:
+        early = request_input.rfile.peek()
+        if early:
+            early = request_input.rfile.read(len(early))
+    except OSError:
+        early = b""
+    finally:
+        sock.setblocking(True)
+    return sock, early
+
+
+def abort_response() -> None:
+    """Make eventlet drop the connection instead of ending a streamed response normally.
+
+    A body cut short (the upstream died mid-stream) must not look complete to the client,
+    which a final chunked terminator would make it do.
+    """
+    eventlet.wsgi.WSGI_LOCAL.already_handled = True
+
+
+def raw_headers(environ: dict) -> tuple[tuple[str, str], ...]:
+    """The request headers as the client sent them: names, order and repeats kept.
+
+    eventlet keeps them in ``headers_raw``; its ``CONTENT_TYPE`` is not usable for this,
+    since it reads ``text/plain`` when the client sent no Content-Type at all.
+    """
+    raw = environ.get("headers_raw")
+    if raw is not None:
+        return raw
+    pairs = [(k[5:].replace("_", "-").title(), v) for k, v in environ.items()
+             if k.startswith("HTTP_")]
+    for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
+        if environ.get(key):
+            pairs.append((name, environ[key]))
+    return tuple(pairs)

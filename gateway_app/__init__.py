@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask
 
+from common import runtime
 from common.config import GatewayConfig
 from common.errors import register_error_handlers
+from gateway_app import views
+from gateway_app.headers import Forwarding
+from gateway_app.page import page
+from gateway_app.proxy import UpstreamClient
+from gateway_app.routes import RouteTable
+from gateway_app.tunnel import Tunnels
 
 
 def create_app(config: GatewayConfig | None = None) -> Flask:
@@ -15,9 +22,16 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     app.config.from_object(config)
     app.config["SETTINGS"] = config
     register_error_handlers(app)
-
-    @app.get("/healthz")
-    def healthz():
-        return jsonify(status="ok", service="gateway")
-
+    app.wsgi_app = runtime.streaming_environ(app.wsgi_app)  # type: ignore[method-assign]
+    routes = RouteTable.from_config(config)
+    gateway = views.Gateway(
+        routes=routes,
+        client=UpstreamClient(config, node_count=len(routes.nodes())),
+        forwarding=Forwarding(config.TRUSTED_PROXIES),
+        tunnels=Tunnels(config),
+    )
+    app.register_blueprint(page)
+    views.init_app(app, gateway)
+    # wsgi.py runs this on SIGTERM: tunnels never end by themselves within the grace time.
+    app.extensions["on_stop"] = gateway.tunnels.stop
     return app

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask
 
 from common import runtime
 from common.auth import TokenVerifier
 from common.config import NotifyConfig
 from common.errors import register_error_handlers
-from notify_app import delivery
+from notify_app import delivery, intake
 from notify_app.api import api
 from notify_app.events import register_events
-from notify_app.extensions import registry, socketio, store
+from notify_app.extensions import metrics, registry, socketio, store
+from notify_app.health import health
 from notify_app.manager import make_manager
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -20,6 +21,8 @@ MAX_BODY_BYTES = 1024 * 1024
 def create_app(config: NotifyConfig | None = None) -> Flask:
     """Build the notify app from ``config`` (default: the environment)."""
     config = config or NotifyConfig.from_env()
+    if config.NODE_ID is None:
+        config = config.replace(NODE_ID=f"n{config.NOTIFY_PORT}")
     app = Flask(__name__)
     app.config.from_object(config)
     app.config["SETTINGS"] = config
@@ -39,18 +42,15 @@ def create_app(config: NotifyConfig | None = None) -> Flask:
         engineio_logger=False,
     )
     register_events()
+    metrics.init_app(app, registry)
     _start_manager(socketio.server.manager)
-    node_id = config.NODE_ID or f"n{config.NOTIFY_PORT}"
-    _tag_session_ids(socketio.server.eio, node_id)
+    _tag_session_ids(socketio.server.eio, config.NODE_ID)
     app.register_blueprint(api)
+    app.register_blueprint(health)
     app.extensions["on_stop"] = _drop_sockets
+    intake.init_app(app)  # the Redis intake, when REDIS_URL is set
 
-    app.wsgi_app = _with_node_header(app.wsgi_app, node_id)
-
-    @app.get("/healthz")
-    def healthz():
-        return jsonify(status="ok", service="notify", node=node_id)
-
+    app.wsgi_app = _with_node_header(app.wsgi_app, config.NODE_ID)
     return app
 
 
@@ -58,6 +58,7 @@ def _start_manager(manager) -> None:
     """Subscribe to the queue now rather than at the first connection, so that readiness
     can report it and nothing published before the first client is missed."""
     manager.on_catch_up = delivery.start_replay
+    manager.on_delivered = metrics.delivered.inc
     if not socketio.server.manager_initialized:
         socketio.server.manager_initialized = True
         manager.initialize()

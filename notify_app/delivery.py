@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from common import runtime
 from common.errors import Conflict
-from notify_app.extensions import registry, socketio, store, user_room
+from notify_app.extensions import metrics, registry, socketio, store, user_room
 from notify_app.manager import NOTIFICATION_EVENT, PREV_ID
 from notify_app.store import IntegrityError, Notification
 
@@ -45,6 +45,7 @@ def publish(users: Sequence[str], title: str, body: str, data: dict, *, publishe
             if prior is None:
                 raise
             return prior, True  # a concurrent retry stored it first
+    metrics.published.inc(len(created))
     emit_live(created)
     return created, False
 
@@ -77,6 +78,7 @@ def replay(sid: str) -> None:
         for notification in missed:
             manager.send_to(sid, notification.to_dict())
             state.last_id = notification.id
+        metrics.replayed.inc(len(missed))
         if len(missed) == REPLAY_PAGE:
             continue
         # No green-thread switch from here on, so nothing new can be held back meanwhile.
@@ -88,6 +90,7 @@ def replay(sid: str) -> None:
                 state.held = held[position:]  # overtook one not stored yet: query again
                 break
             manager.send_to(sid, notification)
+            metrics.delivered.inc()
             state.last_id = notification["id"]
         else:
             state.replaying = False

@@ -13,7 +13,7 @@ from common import runtime
 from common.auth import AuthError, Identity, find_token
 from common.errors import ApiError, BadRequest
 from notify_app import delivery
-from notify_app.extensions import registry, socketio, store, user_room
+from notify_app.extensions import metrics, registry, socketio, store, user_room
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ def on_connect(auth: Any = None) -> None:
     registry.add(sid)
     token = find_token(auth, request.headers, request.args)
     if token is None:
+        metrics.handshakes.labels("connect", "anonymous").inc()
         registry.schedule(sid, current_app.config["AUTH_TIMEOUT"], _auth_timeout)
         return
     try:
@@ -38,8 +39,10 @@ def on_connect(auth: Any = None) -> None:
         last_id = _last_id(auth)
     except ApiError as exc:
         registry.remove(sid)
+        metrics.handshakes.labels("connect", exc.code).inc()
         log.info("connect refused: %s", exc.code)
         raise ConnectionRefusedError(exc.message, {"code": exc.code}) from None
+    metrics.handshakes.labels("connect", "ok").inc()
     _authenticate(sid, identity, last_id)
 
 
@@ -55,12 +58,15 @@ def on_identify(payload: Any = None) -> dict:
         identity = current_app.extensions["verifier"].verify(token)
         last_id = _last_id(payload)
     except ApiError as exc:
+        metrics.handshakes.labels("identify", exc.code).inc()
         # Answer first: the disconnect runs after the ack is queued.
         runtime.spawn(_disconnect, sid, exc.code)
         return {"ok": False, **exc.to_dict()}
     if state is not None and state.user not in (None, identity.user):
+        metrics.handshakes.labels("identify", "user_mismatch").inc()
         error = AuthError("invalid_token", "This socket is identified as another user.")
         return {"ok": False, "error": {**error.to_dict()["error"], "code": "user_mismatch"}}
+    metrics.handshakes.labels("identify", "ok").inc()
     _authenticate(sid, identity, last_id)
     return {"ok": True, "user": identity.user}
 

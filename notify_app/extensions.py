@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask_socketio import SocketIO
 
+from notify_app.metrics import NotifyMetrics
 from notify_app.sessions import SocketRegistry
 from notify_app.store import Store
 
 socketio = SocketIO()
 store = Store()
 registry = SocketRegistry()
+metrics = NotifyMetrics()
 
 
 def user_room(user: str) -> str:

@@ -25,6 +25,7 @@ class NotificationManager(socketio.Manager):
 
     registry: SocketRegistry  # set by make_manager()
     on_catch_up: Callable[[str], None] = staticmethod(lambda sid: None)  # replays one socket
+    on_delivered: Callable[[], None] = staticmethod(lambda: None)  # counts live deliveries
 
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None,
              to=None, **kwargs):
@@ -42,6 +43,7 @@ class NotificationManager(socketio.Manager):
             verdict = self.registry.admit(sid, data)
             if verdict is Admission.SEND:
                 self.send_to(sid, data, namespace)
+                self.on_delivered()
             elif verdict is Admission.GAP:
                 self.on_catch_up(sid)  # an earlier one is still on its way: ask the store
         return None

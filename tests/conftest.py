@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from common.auth import mint_token
+from tests.clients import Recorder
 from tests.support import SECRET, Service
+
+_users = itertools.count()
 
 
 @pytest.fixture
@@ -16,6 +21,26 @@ def token():
         return mint_token(SECRET, user, scopes=scopes, ttl=ttl, **claims)
 
     return make
+
+
+@pytest.fixture
+def user():
+    """A user name no other test uses, so tests sharing a server stay independent."""
+    return f"user{next(_users)}"
+
+
+@pytest.fixture
+def recorder():
+    """``recorder(**client_options)`` makes python-socketio clients, disconnected afterwards."""
+    made: list[Recorder] = []
+
+    def make(**options) -> Recorder:
+        made.append(Recorder(**options))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
 
 
 @pytest.fixture

@@ -15,6 +15,10 @@ if (options.way === "query") connectOptions.query = { token: options.token };
 if (options.origin) connectOptions.extraHeaders = { ...connectOptions.extraHeaders, Origin: options.origin };
 
 const socket = io(options.url, connectOptions);
+// Registered as soon as the engine opens, so an early polling-to-websocket upgrade is seen.
+socket.io.on("open", () => {
+  socket.io.engine.on("upgrade", (transport) => say("upgrade", { transport: transport.name }));
+});
 const received = [];
 const timer = setTimeout(() => { say("timeout", { received }); process.exit(3); },
                          options.timeout ?? 10000);
@@ -25,7 +29,6 @@ socket.on("connect", async () => {
     say("identified", { answer });
   }
   say("connect", { transport: socket.io.engine.transport.name });
-  socket.io.engine.on("upgrade", (transport) => say("upgrade", { transport: transport.name }));
 });
 socket.on("connect_error", (err) => {
   say("connect_error", { message: err.message, code: err.data?.code ?? null });

@@ -1,15 +1,11 @@
-"""A real notify process shared by a test module, and clients that clean up after themselves."""
+"""A real notify process shared by a test module."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
-from tests.clients import Publisher, Recorder
+from tests.clients import Publisher
 from tests.support import Service
-
-_users = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -24,25 +20,5 @@ def notify(tmp_path_factory):
 
 
 @pytest.fixture
-def user():
-    """A user name no other test uses, so tests sharing a server stay independent."""
-    return f"user{next(_users)}"
-
-
-@pytest.fixture
 def publisher(notify):
     return Publisher(notify.url)
-
-
-@pytest.fixture
-def recorder():
-    """``recorder(**client_options)`` makes clients that are disconnected afterwards."""
-    made: list[Recorder] = []
-
-    def make(**options) -> Recorder:
-        made.append(Recorder(**options))
-        return made[-1]
-
-    yield make
-    for client in made:
-        client.close()

@@ -1,0 +1,38 @@
+"""A real notify process per test module, a publisher token, and sockets that clean up."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.auth import PUBLISH_SCOPE, mint_token
+from tests.clients import Recorder
+from tests.support import SECRET, Service
+
+
+@pytest.fixture(scope="module")
+def notify(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("notify")
+    service = Service("notify", {"DATABASE_URL": f"sqlite:///{workdir}/inbox.db"}, workdir)
+    service.start()
+    yield service
+    assert service.stop() == 0
+    assert "Traceback" not in service.log(), service.log()
+
+
+@pytest.fixture
+def pub_token() -> str:
+    return mint_token(SECRET, "billing", scopes=[PUBLISH_SCOPE])
+
+
+@pytest.fixture
+def socket_of(token):
+    """``socket_of(url, user)``: a connected socket of ``user``, disconnected afterwards."""
+    made: list[Recorder] = []
+
+    def connect(url: str, user: str) -> Recorder:
+        made.append(Recorder().connect(url, auth={"token": token(user)}))
+        return made[-1]
+
+    yield connect
+    for client in made:
+        client.close()
