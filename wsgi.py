@@ -28,6 +28,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         serve = commands.add_parser(name, help=f"run the {name} service")
         serve.add_argument("--host", default="0.0.0.0", help="address to listen on")
         serve.add_argument("--port", type=int, help=f"port to listen on (default ${port_var})")
+        serve.add_argument("--reuse-port", action="store_true",
+                           help="share the port with other processes (SO_REUSEPORT), "
+                                "e.g. one gateway process per core")
     token = commands.add_parser("token", help="print a signed dev token (needs JWT_SECRET)")
     token.add_argument("--sub", required=True, help="the user the token speaks for")
     token.add_argument("--scope", action="append", default=[],
@@ -62,7 +65,7 @@ def _json_object(raw: str) -> dict:
     return value
 
 
-def serve(command: str, host: str, port: int | None) -> None:
+def serve(command: str, host: str, port: int | None, reuse_port: bool = False) -> None:
     from common import runtime
 
     runtime.monkey_patch()  # first, before Flask, requests or socket are imported
@@ -81,7 +84,7 @@ def serve(command: str, host: str, port: int | None) -> None:
         from notify_app import create_app
 
         port = config.NOTIFY_PORT if port is None else port
-    sock = runtime.listen(host, port)
+    sock = runtime.listen(host, port, reuse_port=reuse_port)
     if command == "notify" and config.NODE_ID is None:
         # Default node id from the port actually bound (port 0 picks one).
         config = config.replace(NODE_ID=f"n{sock.getsockname()[1]}")
@@ -251,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "check":
             return check(args.service)
         else:
-            serve(args.command, args.host, args.port)
+            serve(args.command, args.host, args.port, args.reuse_port)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -178,6 +178,7 @@ class GatewayConfig(BaseConfig):
     MAX_TUNNELS: int = setting(10000, as_int, "concurrent WebSocket tunnels per process")
     TRUSTED_PROXIES: tuple[str, ...] = setting((), as_list, "proxies whose X-Forwarded-* count")
     UPSTREAM_POOL_SIZE: int = setting(1024, as_int, "keep-alive connections kept per upstream")
+    HEALTH_CHECK_INTERVAL: float = setting(5.0, as_float, "seconds between upstream probes")
 
     def validate(self) -> None:
         super().validate()
@@ -193,6 +194,7 @@ class GatewayConfig(BaseConfig):
         _check_range("MAX_CONTENT_LENGTH", self.MAX_CONTENT_LENGTH, 1, 2**40)
         _check_range("MAX_TUNNELS", self.MAX_TUNNELS, 1, 1_000_000)
         _check_range("UPSTREAM_POOL_SIZE", self.UPSTREAM_POOL_SIZE, 1, 1_000_000)
+        _check_range("HEALTH_CHECK_INTERVAL", self.HEALTH_CHECK_INTERVAL, 0.1, 3600)
         _check_routes(self.GATEWAY_ROUTES)
         _check_proxies(self.TRUSTED_PROXIES)
 

@@ -38,8 +38,15 @@ def monkey_patch() -> None:
 
 
 def listen(host: str, port: int, *, backlog: int = 2048, reuse_port: bool = False) -> socket.socket:
-    """A listening socket (``port`` 0 picks a free one; ``reuse_port`` lets processes share it)."""
-    return eventlet.listen((host, port), backlog=backlog, reuse_port=reuse_port)
+    """A listening socket (``port`` 0 picks a free one; ``reuse_port`` lets processes share it).
+
+    ``TCP_NODELAY`` is set here because Linux copies it to every accepted socket: without it,
+    an event and its ack written back to back (``unread_count`` then the ``mark_read`` ack)
+    wait for the client's delayed ACK, 40 ms per round trip (Nagle).
+    """
+    sock = eventlet.listen((host, port), backlog=backlog, reuse_port=reuse_port)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def spawn(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> greenthread.GreenThread:

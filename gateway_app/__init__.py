@@ -9,6 +9,7 @@ from common.config import GatewayConfig
 from common.errors import register_error_handlers
 from gateway_app import views
 from gateway_app.headers import Forwarding
+from gateway_app.health import HealthChecks
 from gateway_app.page import page
 from gateway_app.proxy import UpstreamClient
 from gateway_app.routes import RouteTable
@@ -24,12 +25,15 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     register_error_handlers(app)
     app.wsgi_app = runtime.streaming_environ(app.wsgi_app)  # type: ignore[method-assign]
     routes = RouteTable.from_config(config)
+    client = UpstreamClient(config, node_count=len(routes.nodes()))
     gateway = views.Gateway(
         routes=routes,
-        client=UpstreamClient(config, node_count=len(routes.nodes())),
+        client=client,
         forwarding=Forwarding(config.TRUSTED_PROXIES),
         tunnels=Tunnels(config),
+        health=HealthChecks(routes, client, config.HEALTH_CHECK_INTERVAL),
     )
+    gateway.health.start()
     app.register_blueprint(page)
     views.init_app(app, gateway)
     # wsgi.py runs this on SIGTERM: tunnels never end by themselves within the grace time.

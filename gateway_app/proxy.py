@@ -33,11 +33,15 @@ from common.config import GatewayConfig
 from common.errors import BadGateway, GatewayTimeout
 from gateway_app.headers import Forwarding, Headers, request_id, response_headers
 from gateway_app.routes import Route
-from gateway_app.upstreams import Upstream
+from gateway_app.upstreams import Upstream, session_id
 
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
+NODE_HEADER = "X-Notify-Node"  # set by notify nodes (DESIGN.md section 6)
+# Safe to send twice (RFC 9110), as is any request with an Idempotency-Key.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_BODY_LIMIT = 1024 * 1024
 # Timeouts of the readiness probe: short, an orchestrator asks often.
 PROBE_TIMEOUT = Timeout(connect=1.0, read=2.0)
 
@@ -83,9 +87,12 @@ class UpstreamClient:
         )
 
     def open(self, nodes: list[Upstream], method: str, target: str, headers: Headers,
-             body: object, read_timeout: float, rid: str) -> tuple[Upstream, BaseHTTPResponse]:
+             body: object, read_timeout: float, rid: str, *, retry_once: bool = False
+             ) -> tuple[Upstream, BaseHTTPResponse]:
         """Send to the first node that accepts the connection.
 
+        With ``retry_once`` (an idempotent request whose body can be sent again), a request
+        that a node dropped after it was sent is retried once on the next node.
         :raises BadGateway: every node refused, or the exchange failed.
         :raises GatewayTimeout: the node did not connect or answer in time.
         """
@@ -95,10 +102,11 @@ class UpstreamClient:
                 upstream = self.send(node, method, target, headers, body, timeout)
             except HTTPError as exc:
                 log.warning("upstream %s failed: %s rid=%s", node.url, exc, rid)
-                connecting = isinstance(exc, ConnectTimeoutError)  # refusals included
-                if not connecting or attempt == len(nodes):
+                if attempt == len(nodes) or not _may_try_next(exc, retry_once):
                     raise _api_error(exc) from None
-                node.mark_down()  # nothing was sent: the next node may take it
+                if not isinstance(exc, ConnectTimeoutError):
+                    retry_once = False  # it was sent: once is enough
+                node.mark_down()
                 continue
             node.mark_up()
             return node, upstream
@@ -110,14 +118,20 @@ class UpstreamClient:
             timeout = self._timeouts[read] = Timeout(connect=self.connect_timeout, read=read)
         return timeout
 
-    def probe(self, node: Upstream) -> int | None:
-        """Status of ``GET /healthz`` on ``node``, ``None`` when it does not answer."""
+    def probe(self, node: Upstream) -> tuple[int | None, str | None]:
+        """``(status, node id)`` of ``GET /healthz`` on ``node``; status ``None`` when it does
+        not answer.  Marks the node up or down (active health check)."""
         try:
             upstream = self.send(node, "GET", "/healthz", [], None, PROBE_TIMEOUT)
             upstream.read(decode_content=False)  # read to the end: the connection is reused
         except (HTTPError, OSError):
-            return None
-        return upstream.status
+            node.mark_down()
+            return None, None
+        if upstream.status == 200:
+            node.mark_up()
+        else:
+            node.mark_down()
+        return upstream.status, upstream.headers.get(NODE_HEADER)
 
 
 def forward(client: UpstreamClient, forwarding: Forwarding, route: Route, path: str
@@ -130,8 +144,12 @@ def forward(client: UpstreamClient, forwarding: Forwarding, route: Route, path: 
     query = environ.get("QUERY_STRING")
     target = f"{path}?{query}" if query else path
     method = environ["REQUEST_METHOD"]
-    node, upstream = client.open(route.upstreams.candidates(), method, target, headers,
-                                 _body(environ), route.read_timeout, rid)
+    group = route.upstreams
+    body, retry_once = _replayable_body(environ, _body(environ))
+    node, upstream = client.open(group.candidates(session_id(query)), method, target,
+                                 headers, body, route.read_timeout, rid,
+                                 retry_once=retry_once)
+    group.learn(node, upstream.headers.get(NODE_HEADER))
     relay = _Relay(upstream, (method, target, node.url, rid, started))
     status = f"{upstream.status} {upstream.reason}" if upstream.reason else upstream.status
     return ProxiedResponse(relay, status=status, direct_passthrough=True,
@@ -182,6 +200,26 @@ def _body(environ: dict) -> object:
     if chunked:
         return iter(lambda: stream.read(CHUNK), b"")  # 413 while reading past the limit
     return stream
+
+
+def _may_try_next(exc: HTTPError, retry_once: bool) -> bool:
+    if isinstance(exc, ConnectTimeoutError):  # refusals included: nothing was sent
+        return True
+    # Sent, then dropped without an answer; a slow answer is not retried (it would double).
+    return retry_once and not isinstance(exc, ReadTimeoutError)
+
+
+def _replayable_body(environ: dict, body: object) -> tuple[object, bool]:
+    """``(body, retry_once)``: an idempotent request's small body is read so it can be resent."""
+    method = environ["REQUEST_METHOD"]
+    if method not in IDEMPOTENT and "HTTP_IDEMPOTENCY_KEY" not in environ:
+        return body, False
+    if body is None:
+        return None, True
+    length = environ.get("CONTENT_LENGTH", "")
+    if length.isdigit() and int(length) <= RETRY_BODY_LIMIT:
+        return body.read(), True
+    return body, False  # chunked or large: streamed once, not retried
 
 
 def _header_dict(headers: Iterable[tuple[str, str]]) -> HTTPHeaderDict:

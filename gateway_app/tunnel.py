@@ -22,7 +22,7 @@ from common.errors import BadGateway, GatewayTimeout, ServiceUnavailable
 from gateway_app.forwarder import Forwarder, Tunnel
 from gateway_app.headers import Forwarding, request_id
 from gateway_app.routes import Route
-from gateway_app.upstreams import Upstream
+from gateway_app.upstreams import Upstream, session_id
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ class Tunnels:
         headers = forwarding.upstream_headers(runtime.raw_headers(environ), environ, rid,
                                               upgrade=True)
         head = _request_head(environ["REQUEST_METHOD"], target, headers)
-        node, upstream = self._connect(route.upstreams.candidates(), head, rid)
+        nodes = route.upstreams.candidates(session_id(query))
+        node, upstream = self._connect(nodes, head, rid)
         client, early = runtime.hijack(environ)
         # From here on the server writes nothing for us: every failure just closes.
         tunnel = None

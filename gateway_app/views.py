@@ -14,6 +14,7 @@ from werkzeug.routing import BaseConverter
 
 from common import runtime
 from gateway_app.headers import Forwarding
+from gateway_app.health import HealthChecks
 from gateway_app.proxy import UpstreamClient, forward
 from gateway_app.routes import RouteTable
 from gateway_app.tunnel import Tunnels
@@ -31,6 +32,7 @@ class Gateway:
     client: UpstreamClient
     forwarding: Forwarding
     tunnels: Tunnels
+    health: HealthChecks
 
 
 class AnyPath(BaseConverter):
@@ -76,12 +78,11 @@ def healthz() -> Response:
 def readyz() -> tuple[Response, int]:
     """Ready when every route has at least one upstream node answering ``/healthz``."""
     gateway = _gateway()
+    statuses = gateway.health.check_all()
     nodes = gateway.routes.nodes()
-    probes = {url: runtime.spawn(gateway.client.probe, node)
-              for url, (node, _) in nodes.items()}
-    statuses = {url: probe.wait() for url, probe in probes.items()}
     upstreams = [{"url": url, "routes": prefixes, "up": statuses[url] == 200,
-                  "status": statuses[url]} for url, (_, prefixes) in nodes.items()]
+                  "status": statuses[url], "node": node.node_id}
+                 for url, (node, prefixes) in nodes.items()]
     ready = all(any(statuses[node.base] == 200 for node in route.upstreams.nodes)
                 for route in gateway.routes.routes)
     body = {"status": "ready" if ready else "unavailable", "upstreams": upstreams}

@@ -154,5 +154,5 @@ def test_readyz_with_an_upstream_not_listening(start_service, upstream):
     response = requests.get(f"{gateway.url}/readyz")
     assert response.status_code == 503
     assert response.json()["upstreams"] == [{
-        "url": dead, "up": False, "status": None,
+        "url": dead, "up": False, "status": None, "node": None,
         "routes": ["/api/notificaciones", "/api/notifications", "/socket.io"]}]
