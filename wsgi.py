@@ -75,7 +75,7 @@ def serve(command: str, host: str, port: int | None, reuse_port: bool = False) -
 
     config_class = GatewayConfig if command == "gateway" else NotifyConfig
     config = config_class.from_env()
-    setup_logging(config.LOG_LEVEL, secrets=[config.JWT_SECRET or ""])
+    setup_logging(config.LOG_LEVEL, secrets=[config.JWT_SECRET or ""], fmt=config.LOG_FORMAT)
     if command == "gateway":
         from gateway_app import create_app
 

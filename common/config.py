@@ -98,6 +98,7 @@ class BaseConfig:
     JWT_LEEWAY: int = setting(0, as_int, "clock skew allowed on exp/nbf, seconds")
     CORS_ALLOWED_ORIGINS: tuple[str, ...] = setting((), as_list, "allowed browser origins")
     LOG_LEVEL: str = setting("info", as_str, "debug, info, warning or error")
+    LOG_FORMAT: str = setting("text", as_str, "text, or json for one JSON object per line")
     MAX_CONNECTIONS: int = setting(12000, as_int, "concurrent connections per process")
 
     @classmethod
@@ -127,6 +128,8 @@ class BaseConfig:
         _check_range("MAX_CONNECTIONS", self.MAX_CONNECTIONS, 1, 1_000_000)
         if self.LOG_LEVEL.lower() not in LOG_LEVELS:
             raise ConfigError("LOG_LEVEL", f"expected one of {', '.join(LOG_LEVELS)}")
+        if self.LOG_FORMAT not in ("text", "json"):
+            raise ConfigError("LOG_FORMAT", "expected text or json")
         for origin in self.CORS_ALLOWED_ORIGINS:
             if origin != "*" and "://" not in origin:
                 raise ConfigError("CORS_ALLOWED_ORIGINS", f"{origin!r} is not scheme://host[:port]")

@@ -9,9 +9,9 @@ forwarded headers count only when the direct peer is a trusted proxy.  ``Host`` 
 from __future__ import annotations
 
 import ipaddress
-import os
-import re
 from collections.abc import Iterable
+
+from common.logs import REQUEST_ID_KEY, request_id_from
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -23,16 +23,17 @@ FORWARDED = frozenset({
     "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
     "x-forwarded-prefix", "forwarded", "x-real-ip",
 })
-_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 Headers = list[tuple[str, str]]
 
 
-def request_id(sent: str | None) -> str:
-    """The client's ``X-Request-ID`` if it is sane, a new random one otherwise."""
-    if sent and _SANE_REQUEST_ID.fullmatch(sent):
-        return sent
-    return os.urandom(16).hex()
+def request_id(environ: dict) -> str:
+    """The id of this request: the client's sane ``X-Request-ID`` or a new one, noted in the
+    environ so that every log line written while serving it carries it."""
+    rid = environ.get(REQUEST_ID_KEY)
+    if rid is None:
+        rid = environ[REQUEST_ID_KEY] = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
+    return rid
 
 
 def connection_names(values: Iterable[str]) -> set[str]:

@@ -139,7 +139,7 @@ def forward(client: UpstreamClient, forwarding: Forwarding, route: Route, path: 
     """Proxy the current request to ``route`` (as ``path``) and stream the answer back."""
     started = time.perf_counter()
     environ = request.environ
-    rid = request_id(environ.get("HTTP_X_REQUEST_ID"))
+    rid = request_id(environ)
     headers = forwarding.upstream_headers(runtime.raw_headers(environ), environ, rid)
     query = environ.get("QUERY_STRING")
     target = f"{path}?{query}" if query else path

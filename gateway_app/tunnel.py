@@ -57,7 +57,7 @@ class Tunnels:
     def _open(self, forwarding: Forwarding, route: Route, path: str) -> Response:
         started = time.monotonic()
         environ = request.environ
-        rid = request_id(environ.get("HTTP_X_REQUEST_ID"))
+        rid = request_id(environ)
         query = environ.get("QUERY_STRING")
         target = f"{path}?{query}" if query else path
         headers = forwarding.upstream_headers(runtime.raw_headers(environ), environ, rid,

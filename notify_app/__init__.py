@@ -8,6 +8,7 @@ from common import runtime
 from common.auth import TokenVerifier
 from common.config import NotifyConfig
 from common.errors import register_error_handlers
+from common.logs import log_requests
 from notify_app import delivery, intake
 from notify_app.api import api
 from notify_app.events import register_events
@@ -30,6 +31,7 @@ def create_app(config: NotifyConfig | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["verifier"] = TokenVerifier(config)
     register_error_handlers(app)
+    log_requests(app)
     store.init_app(app)
     socketio.init_app(
         app,

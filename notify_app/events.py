@@ -43,6 +43,7 @@ def on_connect(auth: Any = None) -> None:
         log.info("connect refused: %s", exc.code)
         raise ConnectionRefusedError(exc.message, {"code": exc.code}) from None
     metrics.handshakes.labels("connect", "ok").inc()
+    log.info("socket connected user=%s", identity.user)
     _authenticate(sid, identity, last_id)
 
 

@@ -6,7 +6,7 @@ import io
 import logging
 
 from common.auth import mint_token
-from common.logs import REDACTED, redact, setup_logging
+from common.logs import REDACTED, redact, request_id_from, setup_logging
 
 
 def test_redact_masks_tokens_bearer_values_query_tokens_and_secrets():
@@ -31,3 +31,26 @@ def test_handler_redacts_messages_args_and_tracebacks():
     output = stream.getvalue()
     assert token not in output and "top-secret-key" not in output
     assert "ValueError" in output
+
+
+def test_request_id_from_keeps_sane_ids_only():
+    assert request_id_from("ok-1.2_3") == "ok-1.2_3"
+    assert request_id_from(None) != request_id_from(None)
+    assert len(request_id_from("no spaces")) == 32
+    assert len(request_id_from("x" * 200)) == 32
+
+
+def test_json_lines_carry_the_request_id_and_stay_redacted():
+    import json
+
+    from flask import Flask
+
+    stream = io.StringIO()
+    setup_logging("info", secrets=["top-secret-key"], stream=stream, fmt="json")
+    token = mint_token("k" * 40, "alice")
+    app = Flask(__name__)
+    with app.test_request_context(headers={"X-Request-ID": "rid-42"}):
+        logging.getLogger("test").info("with %s and top-secret-key", token)
+    entry = json.loads(stream.getvalue())
+    assert entry["request_id"] == "rid-42" and entry["level"] == "INFO"
+    assert token not in entry["message"] and "top-secret-key" not in entry["message"]

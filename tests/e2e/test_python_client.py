@@ -65,3 +65,14 @@ def test_rest_errors_keep_their_shape_through_the_gateway(gateway, token):
                              json={"user": "u", "title": "x"}, timeout=10)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "insufficient_scope"
+
+
+def test_the_gateways_request_id_reaches_notifys_logs(stack, token, user):
+    notify, gateway = stack
+    response = Publisher(gateway.url).session.post(
+        gateway.url + "/api/notifications", json={"user": user, "title": "traced"},
+        headers={"X-Request-ID": "trace-e2e-1"}, timeout=10)
+    assert response.headers["X-Request-ID"] == "trace-e2e-1"
+    lines = [line for line in notify.log().splitlines() if "rid=trace-e2e-1" in line]
+    assert any("POST /api/notifications 201" in line for line in lines), notify.log()[-2000:]
+    assert "rid=trace-e2e-1" in gateway.log()

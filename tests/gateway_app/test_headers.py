@@ -49,7 +49,8 @@ def test_response_headers_drop_hop_by_hop_and_named_ones():
                                                ("X-Request-ID", "ours")]
 
 
-def test_request_id():
-    assert request_id("ok-1.2_3") == "ok-1.2_3"
-    assert request_id(None) != request_id(None)
-    assert len(request_id("no spaces")) == 32
+def test_request_id_is_kept_in_the_environ():
+    environ = {"HTTP_X_REQUEST_ID": "ok-1.2_3"}
+    assert request_id(environ) == "ok-1.2_3" == request_id(environ)
+    fresh = {"HTTP_X_REQUEST_ID": "no spaces"}
+    assert len(request_id(fresh)) == 32 and request_id(fresh) == request_id(fresh)
