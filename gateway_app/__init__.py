@@ -10,6 +10,7 @@ from common.errors import register_error_handlers
 from gateway_app import views
 from gateway_app.headers import Forwarding
 from gateway_app.health import HealthChecks
+from gateway_app.metrics import metrics
 from gateway_app.page import page
 from gateway_app.proxy import UpstreamClient
 from gateway_app.routes import RouteTable
@@ -34,6 +35,7 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
         health=HealthChecks(routes, client, config.HEALTH_CHECK_INTERVAL),
     )
     gateway.health.start()
+    metrics.init_app(app)
     app.register_blueprint(page)
     views.init_app(app, gateway)
     # wsgi.py runs this on SIGTERM: tunnels never end by themselves within the grace time.

@@ -32,6 +32,7 @@ from common import runtime
 from common.config import GatewayConfig
 from common.errors import BadGateway, GatewayTimeout
 from gateway_app.headers import Forwarding, Headers, request_id, response_headers
+from gateway_app.metrics import metrics
 from gateway_app.routes import Route
 from gateway_app.upstreams import Upstream, session_id
 
@@ -102,6 +103,7 @@ class UpstreamClient:
                 upstream = self.send(node, method, target, headers, body, timeout)
             except HTTPError as exc:
                 log.warning("upstream %s failed: %s rid=%s", node.url, exc, rid)
+                metrics.upstream_errors.labels(type(exc).__name__).inc()
                 if attempt == len(nodes) or not _may_try_next(exc, retry_once):
                     raise _api_error(exc) from None
                 if not isinstance(exc, ConnectTimeoutError):
@@ -150,6 +152,7 @@ def forward(client: UpstreamClient, forwarding: Forwarding, route: Route, path: 
                                  headers, body, route.read_timeout, rid,
                                  retry_once=retry_once)
     group.learn(node, upstream.headers.get(NODE_HEADER))
+    metrics.upstream_answered(route.prefix, started)
     relay = _Relay(upstream, (method, target, node.url, rid, started))
     status = f"{upstream.status} {upstream.reason}" if upstream.reason else upstream.status
     return ProxiedResponse(relay, status=status, direct_passthrough=True,

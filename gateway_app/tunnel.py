@@ -21,6 +21,7 @@ from common.config import GatewayConfig
 from common.errors import BadGateway, GatewayTimeout, ServiceUnavailable
 from gateway_app.forwarder import Forwarder, Tunnel
 from gateway_app.headers import Forwarding, request_id
+from gateway_app.metrics import TUNNEL_KEY, metrics
 from gateway_app.routes import Route
 from gateway_app.upstreams import Upstream, session_id
 
@@ -49,10 +50,12 @@ class Tunnels:
         if self.active >= self.limit:
             raise ServiceUnavailable("Too many WebSocket connections; retry later.")
         self.active += 1
+        metrics.tunnels_open.inc()
         try:
             return self._open(forwarding, route, path)
         finally:
             self.active -= 1
+            metrics.tunnels_open.dec()
 
     def _open(self, forwarding: Forwarding, route: Route, path: str) -> Response:
         started = time.monotonic()
@@ -66,6 +69,7 @@ class Tunnels:
         nodes = route.upstreams.candidates(session_id(query))
         node, upstream = self._connect(nodes, head, rid)
         client, early = runtime.hijack(environ)
+        environ[TUNNEL_KEY] = True
         # From here on the server writes nothing for us: every failure just closes.
         tunnel = None
         try:

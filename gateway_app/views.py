@@ -15,6 +15,7 @@ from werkzeug.routing import BaseConverter
 from common import runtime
 from gateway_app.headers import Forwarding
 from gateway_app.health import HealthChecks
+from gateway_app.metrics import ROUTE_KEY
 from gateway_app.proxy import UpstreamClient, forward
 from gateway_app.routes import RouteTable
 from gateway_app.tunnel import Tunnels
@@ -60,12 +61,14 @@ def _gateway() -> Gateway:
 def proxy(_path: str) -> Response:
     gateway = _gateway()
     route, path = gateway.routes.resolve(runtime.raw_path(request.environ))
+    request.environ[ROUTE_KEY] = route.prefix
     return forward(gateway.client, gateway.forwarding, route, path)
 
 
 def tunnel(_path: str) -> Response:
     gateway = _gateway()
     route, path = gateway.routes.resolve(runtime.raw_path(request.environ))
+    request.environ[ROUTE_KEY] = route.prefix
     return gateway.tunnels.open(gateway.forwarding, route, path)
 
 

@@ -12,7 +12,6 @@ from tests.support import SECRET, Service
 
 _users = itertools.count()
 
-
 @pytest.fixture
 def token():
     """``token(user, scopes=(), ttl=3600, **claims)`` signed with the test secret."""
@@ -22,12 +21,10 @@ def token():
 
     return make
 
-
 @pytest.fixture
 def user():
     """A user name no other test uses, so tests sharing a server stay independent."""
     return f"user{next(_users)}"
-
 
 @pytest.fixture
 def recorder():
@@ -41,7 +38,6 @@ def recorder():
     yield make
     for client in made:
         client.close()
-
 
 @pytest.fixture
 def start_service(tmp_path):
@@ -57,6 +53,17 @@ def start_service(tmp_path):
     for service in reversed(started):
         service.stop()
 
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """``(notify, gateway)``: a real notify behind a real gateway, shared by a module."""
+    workdir = tmp_path_factory.mktemp("stack")
+    notify = Service("notify", {"DATABASE_URL": f"sqlite:///{workdir}/inbox.db",
+                                "AUTH_TIMEOUT": "2"}, workdir).start()
+    gateway = Service("gateway", {"NOTIFY_URL": notify.url}, workdir).start()
+    yield notify, gateway
+    for service in (gateway, notify):
+        assert service.stop() == 0
+        assert "Traceback" not in service.log(), service.log()
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
@@ -65,7 +72,6 @@ def redis_server(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.stop()
-
 
 @pytest.fixture(scope="session")
 def postgres_server():

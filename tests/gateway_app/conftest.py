@@ -79,3 +79,4 @@ def eventually(check, timeout: float = 10.0, interval: float = 0.05):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
