@@ -19,7 +19,7 @@ from flask import Flask
 from common import runtime
 from common.errors import ApiError
 from notify_app import delivery, validation
-from notify_app.redis_queue import Outage
+from notify_app.outage import Outage
 from notify_client.redis_publisher import DEAD_KEY, INTAKE_KEY
 
 log = logging.getLogger(__name__)

@@ -17,31 +17,11 @@ import redis
 import socketio
 
 from notify_app.manager import CATCH_UP_EVENT, NOTIFICATION_EVENT, NotificationManager
+from notify_app.outage import Outage
 
 log = logging.getLogger(__name__)
 CHANNEL = "flask-socketio"
 MAX_BACKOFF = 4.0
-
-
-class Outage:
-    """Logs the start and the end of an outage once each, not every failure in between."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.since: float | None = None
-
-    def failed(self, exc: Exception) -> None:
-        if self.since is None:
-            self.since = time.monotonic()
-            log.error("%s unavailable: %s", self.what, exc)
-
-    def recovered(self) -> bool:
-        """Note success; true if an outage just ended."""
-        if self.since is None:
-            return False
-        log.warning("%s back after %.1f s", self.what, time.monotonic() - self.since)
-        self.since = None
-        return True
 
 
 class RedisNotificationManager(socketio.PubSubManager, NotificationManager):

@@ -40,6 +40,12 @@ def recorder():
         client.close()
 
 @pytest.fixture
+def socket_of(recorder, token):
+    """``socket_of(url, user)``: a socket of ``user`` connected to ``url``, closed afterwards."""
+    return lambda url, user: recorder().connect(url, auth={"token": token(user)})
+
+
+@pytest.fixture
 def start_service(tmp_path):
     """``start_service(command, **env)`` runs ``wsgi.py command`` and stops it afterwards."""
     started: list[Service] = []

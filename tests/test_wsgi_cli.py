@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from tests.clients import Recorder
 from tests.servers import free_port
 from tests.support import ROOT, SECRET, _base_env
 
@@ -22,19 +21,6 @@ def run(workdir, *args: str, **env: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def notify(start_service, tmp_path):
     return start_service("notify", DATABASE_URL=f"sqlite:///{tmp_path}/inbox.db")
-
-
-@pytest.fixture
-def socket_of(token):
-    made: list[Recorder] = []
-
-    def connect(url: str, user: str) -> Recorder:
-        made.append(Recorder().connect(url, auth={"token": token(user)}))
-        return made[-1]
-
-    yield connect
-    for client in made:
-        client.close()
 
 
 # -- publish -------------------------------------------------------------------------------

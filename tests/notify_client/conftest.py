@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from common.auth import PUBLISH_SCOPE, mint_token
-from tests.clients import Recorder
 from tests.support import SECRET, Service
 
 
@@ -24,15 +23,3 @@ def pub_token() -> str:
     return mint_token(SECRET, "billing", scopes=[PUBLISH_SCOPE])
 
 
-@pytest.fixture
-def socket_of(token):
-    """``socket_of(url, user)``: a connected socket of ``user``, disconnected afterwards."""
-    made: list[Recorder] = []
-
-    def connect(url: str, user: str) -> Recorder:
-        made.append(Recorder().connect(url, auth={"token": token(user)}))
-        return made[-1]
-
-    yield connect
-    for client in made:
-        client.close()
