@@ -43,3 +43,11 @@ test: setup lint
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# The benchmark (bench/): direct vs gateway vs nginx on this machine. Needs nginx and wrk.
+.PHONY: bench bench-full
+bench: setup
+	$(PY) -m bench --short
+
+bench-full: setup
+	$(PY) -m bench
