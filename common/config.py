@@ -70,6 +70,16 @@ def as_list(name: str, raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def as_database_url(name: str, raw: str) -> str | None:
+    """A SQLAlchemy URL; the bare ``postgres://`` / ``postgresql://`` that hosting platforms
+    (Heroku among them) hand out get the driver this project ships, pg8000."""
+    url = raw.strip()
+    for bare in ("postgres://", "postgresql://"):
+        if url.startswith(bare):
+            return "postgresql+pg8000://" + url[len(bare):]
+    return url or None
+
+
 def as_multiline(name: str, raw: str) -> str | None:
     """A PEM value; ``\\n`` escapes are accepted because env files and dashboards are one-line."""
     return raw.replace("\\n", "\n").strip() or None
@@ -100,6 +110,12 @@ class BaseConfig:
     LOG_LEVEL: str = setting("info", as_str, "debug, info, warning or error")
     LOG_FORMAT: str = setting("text", as_str, "text, or json for one JSON object per line")
     MAX_CONNECTIONS: int = setting(12000, as_int, "concurrent connections per process")
+    MAX_URL_LENGTH: int = setting(8192, as_int, "longest request line, bytes (414 beyond)")
+    MAX_HEADER_LINE: int = setting(16384, as_int, "longest request header line, bytes (400)")
+    MAX_HEADER_BYTES: int = setting(65536, as_int, "all request headers together, bytes (400)")
+    HEADER_TIMEOUT: float = setting(10.0, as_float, "seconds to send a request's headers")
+    CLIENT_TIMEOUT: float = setting(120.0, as_float, "seconds a client socket may stall a read "
+                                    "or write mid-request")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = None):
@@ -126,6 +142,11 @@ class BaseConfig:
         _check_range("JWT_LEEWAY", self.JWT_LEEWAY, 0, 3600)
         _check_range("JWT_JWKS_COOLDOWN", self.JWT_JWKS_COOLDOWN, 0, 86400)
         _check_range("MAX_CONNECTIONS", self.MAX_CONNECTIONS, 1, 1_000_000)
+        _check_range("MAX_URL_LENGTH", self.MAX_URL_LENGTH, 256, 1024 * 1024)
+        _check_range("MAX_HEADER_LINE", self.MAX_HEADER_LINE, 256, 1024 * 1024)
+        _check_range("MAX_HEADER_BYTES", self.MAX_HEADER_BYTES, 1024, 16 * 1024 * 1024)
+        _check_range("HEADER_TIMEOUT", self.HEADER_TIMEOUT, 0.1, 3600)
+        _check_range("CLIENT_TIMEOUT", self.CLIENT_TIMEOUT, 0.1, 86400)
         if self.LOG_LEVEL.lower() not in LOG_LEVELS:
             raise ConfigError("LOG_LEVEL", f"expected one of {', '.join(LOG_LEVELS)}")
         if self.LOG_FORMAT not in ("text", "json"):
@@ -145,16 +166,32 @@ class NotifyConfig(BaseConfig):
     """Settings of the notify service."""
 
     NOTIFY_PORT: int = setting(3006, as_int, "notify listen port")
-    DATABASE_URL: str = setting("sqlite:///instance/notify.db", as_str, "inbox database")
+    DATABASE_URL: str = setting("sqlite:///instance/notify.db", as_database_url,
+                                "inbox database")
     REDIS_URL: str | None = setting(None, as_str, "Socket.IO message queue across nodes")
     NODE_ID: str | None = setting(None, as_str, "this node's id in session ids")
     AUTH_TIMEOUT: float = setting(10.0, as_float, "seconds to identify before disconnect")
     PING_INTERVAL: int = setting(25, as_int, "Engine.IO ping interval, whole seconds")
     PING_TIMEOUT: int = setting(20, as_int, "Engine.IO ping timeout, whole seconds")
+    TRUSTED_GATEWAYS: tuple[str, ...] = setting(
+        ("127.0.0.1/32", "::1/128"), as_list, "peers whose X-Forwarded-For notify believes")
+    CONNECT_RATE_LIMIT: str | None = setting("600/minute", as_str,
+                                             "Socket.IO connects per client address")
+    IDENTIFY_RATE_LIMIT: str | None = setting("600/minute", as_str,
+                                              "`identify` events per client address")
+    PUBLISH_RATE_LIMIT: str | None = setting("6000/minute", as_str,
+                                             "REST publishes per publisher (token `sub`)")
+    MAX_SOCKETS_PER_USER: int = setting(100, as_int, "sockets one user may hold per node")
+    MAX_MESSAGE_BYTES: int = setting(100_000, as_int, "largest Socket.IO message from a client")
 
     def validate(self) -> None:
         super().validate()
         _check_port("NOTIFY_PORT", self.NOTIFY_PORT)
+        _check_proxies("TRUSTED_GATEWAYS", self.TRUSTED_GATEWAYS)
+        for name in ("CONNECT_RATE_LIMIT", "IDENTIFY_RATE_LIMIT", "PUBLISH_RATE_LIMIT"):
+            _check_rate(name, getattr(self, name))
+        _check_range("MAX_SOCKETS_PER_USER", self.MAX_SOCKETS_PER_USER, 0, 1_000_000)
+        _check_range("MAX_MESSAGE_BYTES", self.MAX_MESSAGE_BYTES, 1024, 100 * 1024 * 1024)
         _check_range("AUTH_TIMEOUT", self.AUTH_TIMEOUT, 0.1, 3600)
         _check_range("PING_INTERVAL", self.PING_INTERVAL, 1, 3600)
         _check_range("PING_TIMEOUT", self.PING_TIMEOUT, 1, 3600)
@@ -199,7 +236,7 @@ class GatewayConfig(BaseConfig):
         _check_range("UPSTREAM_POOL_SIZE", self.UPSTREAM_POOL_SIZE, 1, 1_000_000)
         _check_range("HEALTH_CHECK_INTERVAL", self.HEALTH_CHECK_INTERVAL, 0.1, 3600)
         _check_routes(self.GATEWAY_ROUTES)
-        _check_proxies(self.TRUSTED_PROXIES)
+        _check_proxies("TRUSTED_PROXIES", self.TRUSTED_PROXIES)
 
 
 _NODE_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -244,13 +281,25 @@ def _check_routes(routes: tuple[str, ...]) -> None:
             raise ConfigError("GATEWAY_ROUTES", f"{url!r} is not an http(s) URL")
 
 
-def _check_proxies(proxies: tuple[str, ...]) -> None:
+def _check_proxies(name: str, proxies: tuple[str, ...]) -> None:
     for proxy in proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
-            raise ConfigError("TRUSTED_PROXIES", f"{proxy!r} is not an IP address or network") \
-                from None
+            raise ConfigError(name, f"{proxy!r} is not an IP address or network") from None
+
+
+def _check_rate(name: str, value: str | None) -> None:
+    """A `limits` rate string such as ``600/minute`` or ``10/second;100/minute``; unset or
+    ``0`` turns the limit off."""
+    if value is None or value == "0":
+        return
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(name, f"{value!r} is not a rate such as 600/minute") from None
 
 
 def _read_dotenv(path: Path | None) -> dict[str, str]:

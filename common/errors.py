@@ -7,6 +7,7 @@ message never carries internals such as a traceback, an upstream address or a to
 from __future__ import annotations
 
 import logging
+import math
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
@@ -62,9 +63,26 @@ class PayloadTooLarge(ApiError):
 class TooManyRequests(ApiError):
     status, code, message = 429, "rate_limited", "Too many requests."
 
+    def __init__(self, message: str | None = None, *, retry_after: float = 1, **kwargs) -> None:
+        seconds = max(1, math.ceil(retry_after))
+        headers = {"Retry-After": str(seconds), **kwargs.pop("headers", {})}
+        details = {"retry_after": seconds, **kwargs.pop("details", {})}
+        super().__init__(message, headers=headers, details=details, **kwargs)
+        self.retry_after = seconds
+
 
 class ServiceUnavailable(ApiError):
     status, code, message = 503, "unavailable", "The service is temporarily unavailable."
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached or is locked; nothing was stored.  Retry later."""
+
+    code, message = "database_unavailable", "The database is unavailable; retry later."
+
+    def __init__(self, message: str | None = None, **kwargs) -> None:
+        kwargs.setdefault("headers", {"Retry-After": "1"})
+        super().__init__(message, **kwargs)
 
 
 class BadGateway(ApiError):

@@ -70,9 +70,13 @@ def serve(app: Any, sock: socket.socket, *, name: str, max_connections: int,
     in-flight requests ``grace`` seconds before returning.
     """
     host, port = sock.getsockname()[:2]
+    limits = ServerLimits.of(app)
+    limits.apply()
     server = eventlet.spawn(
         eventlet.wsgi.server, sock, app, max_size=max_connections, log_output=False,
-        log=logging.getLogger(f"{name}.wsgi"), debug=False, keepalive=75,
+        log=logging.getLogger(f"{name}.wsgi"), debug=False, keepalive=KEEPALIVE,
+        url_length_limit=limits.url_length, socket_timeout=limits.client_timeout,
+        protocol=limits.protocol(),
     )
     log.info("%s listening on http://%s:%s", name, host, port)
     signum = _wait_for_signal(signal.SIGTERM, signal.SIGINT)
@@ -83,6 +87,72 @@ def serve(app: Any, sock: socket.socket, *, name: str, max_connections: int,
     with eventlet.Timeout(grace, False):
         server.wait()
     log.info("%s stopped", name)
+
+
+KEEPALIVE = 75  # seconds an idle keep-alive connection is kept (above Heroku's 55)
+
+
+class ServerLimits:
+    """What eventlet's WSGI server lets one client send, and how slowly.
+
+    Read from the app's settings (``MAX_URL_LENGTH``, ``MAX_HEADER_LINE``,
+    ``MAX_HEADER_BYTES``, ``HEADER_TIMEOUT``, ``CLIENT_TIMEOUT``); eventlet's defaults when
+    the app has none.  A request line over the limit is answered 414, a header line or a
+    head over its limit 400, and a head not complete within ``HEADER_TIMEOUT`` (a
+    slowloris client) gets the connection closed.
+    """
+
+    def __init__(self, url_length: int = 8192, header_line: int = 8192,
+                 header_bytes: int = 65536, header_timeout: float | None = None,
+                 client_timeout: float | None = None) -> None:
+        self.url_length = url_length
+        self.header_line = header_line
+        self.header_bytes = header_bytes
+        self.header_timeout = header_timeout
+        self.client_timeout = client_timeout
+
+    @classmethod
+    def of(cls, app: Any) -> ServerLimits:
+        settings = getattr(app, "config", {}).get("SETTINGS")
+        if settings is None:
+            return cls()
+        return cls(settings.MAX_URL_LENGTH, settings.MAX_HEADER_LINE,
+                   settings.MAX_HEADER_BYTES, settings.HEADER_TIMEOUT, settings.CLIENT_TIMEOUT)
+
+    def apply(self) -> None:
+        # Module constants in eventlet, not server arguments; one server per process.
+        eventlet.wsgi.MAX_HEADER_LINE = self.header_line
+        eventlet.wsgi.MAX_TOTAL_HEADER_SIZE = self.header_bytes
+
+    def protocol(self) -> type:
+        return _protocol(self.header_timeout)
+
+
+def _protocol(header_timeout: float | None) -> type:
+    """eventlet's protocol with a deadline on reading each request's head.
+
+    eventlet times out each read separately (``keepalive`` for the request line, then
+    ``socket_timeout``), so a client sending its headers a byte at a time holds a
+    connection forever.  Here the request line may take ``keepalive`` (an idle keep-alive
+    connection waits for it) plus ``header_timeout``, and the headers ``header_timeout``.
+    """
+    if header_timeout is None:
+        return eventlet.wsgi.HttpProtocol
+
+    class Protocol(eventlet.wsgi.HttpProtocol):
+        def _read_request_line(self):
+            with eventlet.Timeout(KEEPALIVE + header_timeout, False):
+                return super()._read_request_line()
+            self.close_connection = 1
+            return ""
+
+        def parse_request(self) -> bool:
+            with eventlet.Timeout(header_timeout, False):
+                return super().parse_request()
+            self.close_connection = 1
+            return False
+
+    return Protocol
 
 
 def _wait_for_signal(*signums: int) -> int:

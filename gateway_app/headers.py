@@ -8,9 +8,9 @@ forwarded headers count only when the direct peer is a trusted proxy.  ``Host`` 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
+from common.forwarded import TrustedProxies
 from common.logs import REQUEST_ID_KEY, request_id_from
 
 HOP_BY_HOP = frozenset({
@@ -45,16 +45,15 @@ class Forwarding:
     """Builds the headers sent upstream for one trust policy (``TRUSTED_PROXIES``)."""
 
     def __init__(self, trusted_proxies: Iterable[str]) -> None:
-        self.networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+        self.proxies = TrustedProxies(trusted_proxies)
+        self.networks = self.proxies.networks
 
     def trusts(self, peer: str) -> bool:
-        if not self.networks or not peer:
-            return False
-        try:
-            address = ipaddress.ip_address(peer)
-        except ValueError:
-            return False
-        return any(address in network for network in self.networks)
+        return bool(self.networks) and self.proxies.trusts(peer)
+
+    def client_address(self, environ: dict) -> str:
+        """The client's address (the peer unless it is a trusted proxy), for logs."""
+        return self.proxies.client_address_of(environ)
 
     def upstream_headers(self, raw: Iterable[tuple[str, str]], environ: dict, rid: str,
                          upgrade: bool = False) -> Headers:

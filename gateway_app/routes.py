@@ -24,6 +24,7 @@ _FORBIDDEN_ESCAPES = re.compile(r"%(?:2f|5c|00)", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x20\x7f\\]")
 
 NOTIFICATIONS = "/api/notifications"
+OPENAPI = "/api/openapi.json"  # the REST API's own description, served by notify
 ALIASES = {"/api/notificaciones": NOTIFICATIONS}
 
 
@@ -59,6 +60,7 @@ class RouteTable:
             # Engine.IO long polls wait up to the ping interval: they get the longer timeout.
             "/socket.io": Route("/socket.io", notify, "/socket.io", config.POLLING_READ_TIMEOUT),
             NOTIFICATIONS: Route(NOTIFICATIONS, notify, NOTIFICATIONS, read),
+            OPENAPI: Route(OPENAPI, notify, OPENAPI, read),
         }
         for alias, target in ALIASES.items():
             routes[alias] = Route(alias, notify, target, read)

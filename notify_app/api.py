@@ -8,6 +8,7 @@ from common.auth import PUBLISH_SCOPE, Identity, find_token, require_scope
 from common.errors import BadRequest, NotFound
 from notify_app import delivery, validation
 from notify_app.extensions import socketio, store, user_room
+from notify_app.limits import limits
 from notify_app.openapi import openapi_document
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -22,6 +23,7 @@ def authenticate() -> Identity:
 def publish() -> tuple[Response, int]:
     identity = authenticate()
     require_scope(identity, PUBLISH_SCOPE)
+    limits.check("publish", identity.user)
     payload = request.get_json(force=True, silent=True)
     if payload is None:
         raise BadRequest("The body must be valid JSON.", code="invalid_json")

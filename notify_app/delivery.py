@@ -15,7 +15,7 @@ from common import runtime
 from common.errors import Conflict
 from notify_app.extensions import metrics, registry, socketio, store, user_room
 from notify_app.manager import NOTIFICATION_EVENT, PREV_ID
-from notify_app.store import IntegrityError, Notification
+from notify_app.store import UNAVAILABLE, IntegrityError, Notification
 
 log = logging.getLogger(__name__)
 REPLAY_PAGE = 500
@@ -66,7 +66,22 @@ def start_replay(sid: str) -> None:
     if state is None or state.user is None or state.replaying:
         return
     state.replaying = True  # from now on live ones are held back until the replay ends
-    runtime.spawn(replay, sid)
+    runtime.spawn(_replay_or_drop, sid)
+
+
+def _replay_or_drop(sid: str) -> None:
+    """Replay; if the database is gone, drop the transport so that the client reconnects
+    with its ``last_id`` later, rather than keeping a socket that silently misses some."""
+    try:
+        replay(sid)
+    except UNAVAILABLE as exc:
+        log.warning("replay failed, dropping the socket to recover later: %s",
+                    type(exc).__name__)
+        registry.remove(sid)
+        eio_sid = socketio.server.manager.eio_sid_from_sid(sid, "/")
+        eio_socket = socketio.server.eio.sockets.get(eio_sid) if eio_sid else None
+        if eio_socket is not None:
+            eio_socket.close(wait=False, abort=True)
 
 
 def replay(sid: str) -> None:

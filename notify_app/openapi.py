@@ -20,6 +20,7 @@ _ERRORS = {
     "400": _response("Invalid input; `error.field` names the field"),
     "401": _response("Token missing or invalid"),
     "413": _response("Body too large"),
+    "503": _response("The database is unavailable (`database_unavailable`); see Retry-After"),
 }
 
 NOTIFICATION = {
@@ -80,6 +81,8 @@ def _paths() -> dict:
                     **_ERRORS,
                     "403": _response("The token lacks `notifications:publish`"),
                     "409": _response("Idempotency-Key reused with another request"),
+                    "429": _response("Over the publisher's rate limit (`rate_limited`); "
+                                     "see Retry-After"),
                 },
             },
             "get": {

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from common.errors import DatabaseUnavailable
 from notify_app.schema import idempotency_keys, metadata, notifications
 
+log = logging.getLogger(__name__)
+
 IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
+# What SQLAlchemy raises when the database is down, unreachable, locked or out of
+# connections, as opposed to a bad query: the caller may retry, and nothing was committed.
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 
 def utcnow() -> dt.datetime:
@@ -174,6 +183,18 @@ class Store:
             conn.execute(select(1))
 
 
+@contextlib.contextmanager
+def unavailable() -> Iterator[None]:
+    """Turn the database being unavailable into :class:`DatabaseUnavailable` (503)."""
+    try:
+        yield
+    except UNAVAILABLE as exc:
+        # One line, no traceback and no URL: the cause's class says enough to an operator.
+        cause = type(getattr(exc, "orig", None) or exc).__name__
+        log.warning("database unavailable: %s", cause)
+        raise DatabaseUnavailable() from None
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets its directory made, WAL and a busy timeout."""
     parsed = make_url(url)
@@ -219,4 +240,5 @@ def _iso(moment: dt.datetime) -> str:
     return moment.isoformat(timespec="milliseconds") + "Z"
 
 
-__all__ = ["IntegrityError", "Notification", "PriorPublish", "Store", "make_engine"]
+__all__ = ["UNAVAILABLE", "IntegrityError", "Notification", "PriorPublish", "Store",
+           "make_engine", "unavailable"]

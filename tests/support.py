@@ -20,8 +20,10 @@ _LISTENING = re.compile(r"(\w+) listening on (http://[\d.]+:\d+)")
 class Service:
     """One ``python wsgi.py <command>`` process; ``url`` is known once it listens."""
 
-    def __init__(self, command: str, env: dict[str, str], workdir: Path, args=()) -> None:
+    def __init__(self, command: str, env: dict[str, str], workdir: Path, args=(),
+                 port: int = 0) -> None:
         self.command = command
+        self.requested_port = port  # 0: any free port; a fixed one lets a restart keep it
         self.env = {**_base_env(), **env}
         self.workdir = workdir
         self.args = list(args)
@@ -33,7 +35,7 @@ class Service:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         cmd = [sys.executable, str(ROOT / "wsgi.py"), self.command, "--host", "127.0.0.1",
-               "--port", "0", *self.args]
+               "--port", str(self.requested_port), *self.args]
         self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.env, stdout=self._log,
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

@@ -75,3 +75,11 @@ def test_every_setting_is_documented_in_env_example():
         for name, _default, doc in config_class.documented():
             assert doc
             assert f"{name}=" in example, f"{name} is missing from .env.example"
+
+
+def test_platform_postgres_urls_get_the_shipped_driver():
+    for given in ("postgres://u:p@db:5432/n", "postgresql://u:p@db:5432/n"):
+        config = NotifyConfig.from_env({"JWT_SECRET": SECRET, "DATABASE_URL": given})
+        assert config.DATABASE_URL == "postgresql+pg8000://u:p@db:5432/n"
+    sqlite = NotifyConfig.from_env({"JWT_SECRET": SECRET, "DATABASE_URL": "sqlite:///x.db"})
+    assert sqlite.DATABASE_URL == "sqlite:///x.db"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 import socketio
@@ -75,4 +77,9 @@ def test_the_gateways_request_id_reaches_notifys_logs(stack, token, user):
     assert response.headers["X-Request-ID"] == "trace-e2e-1"
     lines = [line for line in notify.log().splitlines() if "rid=trace-e2e-1" in line]
     assert any("POST /api/notifications 201" in line for line in lines), notify.log()[-2000:]
+    # The gateway writes its line when the response body is closed, just after the client
+    # has read it: give it a moment.
+    deadline = time.monotonic() + 5
+    while "rid=trace-e2e-1" not in gateway.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "rid=trace-e2e-1" in gateway.log()

@@ -155,4 +155,5 @@ def test_readyz_with_an_upstream_not_listening(start_service, upstream):
     assert response.status_code == 503
     assert response.json()["upstreams"] == [{
         "url": dead, "up": False, "status": None, "node": None,
-        "routes": ["/api/notificaciones", "/api/notifications", "/socket.io"]}]
+        "routes": ["/api/notificaciones", "/api/notifications", "/api/openapi.json",
+                   "/socket.io"]}]
