@@ -216,6 +216,8 @@ class GatewayConfig(BaseConfig):
     POLLING_READ_TIMEOUT: float = setting(60.0, as_float, "read timeout for Engine.IO polls")
     MAX_CONTENT_LENGTH: int = setting(10 * 1024 * 1024, as_int, "largest request body, bytes")
     MAX_TUNNELS: int = setting(10000, as_int, "concurrent WebSocket tunnels per process")
+    TUNNEL_HALF_CLOSE_TIMEOUT: float = setting(10.0, as_float,
+                                               "seconds a tunnel stays open after one side ended")
     TRUSTED_PROXIES: tuple[str, ...] = setting((), as_list, "proxies whose X-Forwarded-* count")
     UPSTREAM_POOL_SIZE: int = setting(1024, as_int, "keep-alive connections kept per upstream")
     HEALTH_CHECK_INTERVAL: float = setting(5.0, as_float, "seconds between upstream probes")
@@ -233,6 +235,7 @@ class GatewayConfig(BaseConfig):
         _check_range("POLLING_READ_TIMEOUT", self.POLLING_READ_TIMEOUT, 0.01, 3600)
         _check_range("MAX_CONTENT_LENGTH", self.MAX_CONTENT_LENGTH, 1, 2**40)
         _check_range("MAX_TUNNELS", self.MAX_TUNNELS, 1, 1_000_000)
+        _check_range("TUNNEL_HALF_CLOSE_TIMEOUT", self.TUNNEL_HALF_CLOSE_TIMEOUT, 0.1, 3600)
         _check_range("UPSTREAM_POOL_SIZE", self.UPSTREAM_POOL_SIZE, 1, 1_000_000)
         _check_range("HEALTH_CHECK_INTERVAL", self.HEALTH_CHECK_INTERVAL, 0.1, 3600)
         _check_routes(self.GATEWAY_ROUTES)

@@ -13,6 +13,10 @@ pending, and relays EOF as ``shutdown(SHUT_WR)`` once the pending bytes are out
 ``EPOLLHUP`` would otherwise be reported on it in a busy loop.  Errors end the tunnel and
 shut both sockets down.  The sockets stay open (they belong to the green side) until the
 tunnel's ``on_done`` has been called, after which the loop never touches them again.
+
+A tunnel one side of which has ended is given ``half_close_timeout`` seconds for the other
+to end too; after that it is cut, so a client that never reads nor closes cannot hold the
+gateway's two descriptors for ever.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from common import runtime
 _select = runtime.original_module("select")
 _os = runtime.original_module("os")
 _threading = runtime.original_module("threading")
+_time = runtime.original_module("time")
 
 EPOLLIN, EPOLLOUT = _select.EPOLLIN, _select.EPOLLOUT
 EPOLLERR, EPOLLHUP = _select.EPOLLERR, _select.EPOLLHUP
@@ -82,7 +87,9 @@ class Tunnel:
 class Forwarder:
     """The process's one forwarding loop; :meth:`add` hands it a tunnel."""
 
-    def __init__(self) -> None:
+    def __init__(self, half_close_timeout: float = 10.0) -> None:
+        self.half_close_timeout = half_close_timeout
+        self._half_closed: dict[Tunnel, float] = {}  # tunnel -> when it is cut
         self._epoll = _select.epoll()
         self._sides: dict[int, Side] = {}
         self._incoming: collections.deque[Tunnel] = collections.deque()
@@ -127,12 +134,20 @@ class Forwarder:
     def _run(self) -> None:
         poll, sides, wake = self._epoll.poll, self._sides, self._wake_read
         while True:
-            for fd, events in poll():
+            for fd, events in poll(1.0 if self._half_closed else -1):
                 side = sides.get(fd)
                 if side is not None:
                     self._handle(side, events)
                 elif fd == wake:
                     self._accept_new()
+            if self._half_closed:
+                self._cut_overdue()
+
+    def _cut_overdue(self) -> None:
+        now = _time.monotonic()
+        for tunnel, deadline in list(self._half_closed.items()):
+            if now >= deadline:
+                self._finish(tunnel, TimeoutError("one side ended, the other never did"))
 
     def _accept_new(self) -> None:
         with contextlib.suppress(BlockingIOError):
@@ -165,6 +180,8 @@ class Forwarder:
             return
         if not size:
             side.eof = True
+            self._half_closed.setdefault(side.tunnel,
+                                         _time.monotonic() + self.half_close_timeout)
             self._relay_eof(side)
             return
         side.received += size
@@ -221,6 +238,7 @@ class Forwarder:
             return
         tunnel.finished = True
         tunnel.error = error
+        self._half_closed.pop(tunnel, None)
         for side in (tunnel.client, tunnel.upstream):
             if self._sides.get(side.fd) is side:
                 del self._sides[side.fd]

@@ -39,7 +39,7 @@ class Tunnels:
         self.limit = config.MAX_TUNNELS
         self.connect_timeout = config.UPSTREAM_CONNECT_TIMEOUT
         self.active = 0
-        self.forwarder = Forwarder()
+        self.forwarder = Forwarder(config.TUNNEL_HALF_CLOSE_TIMEOUT)
 
     def stop(self) -> None:
         """End every tunnel (the process is stopping; clients reconnect elsewhere)."""

@@ -129,6 +129,23 @@ def test_upstream_closing_first_ends_the_tunnel(gateway):
         assert rest + recv_all(sock) == b"bye"
 
 
+@pytest.mark.parametrize("timeout, cut", [("1", True), ("60", False)])
+def test_a_client_that_never_closes_is_cut_after_the_half_close_timeout(start_service,
+                                                                       upstream, timeout, cut):
+    gateway = start_service("gateway", NOTIFY_URL=upstream.url,
+                            TUNNEL_HALF_CLOSE_TIMEOUT=timeout)
+    pid = gateway.proc.pid
+    warm, _, _ = upgrade(gateway.port)
+    warm.close()
+    time.sleep(0.3)
+    before = open_fds(pid)
+    sock, head, _ = upgrade(gateway.port, target=WS_PATH + "&hangup=1")
+    with sock:  # the upstream says bye and hangs up; this client neither reads nor closes
+        assert status_of(head) == 101
+        released = eventually(lambda: open_fds(pid) == before, timeout=4)
+        assert released == cut, (open_fds(pid), before)
+
+
 def test_client_disconnects_leave_no_socket_behind(gateway):
     pid = gateway.proc.pid
     warm, _, _ = upgrade(gateway.port)  # the forwarder's own descriptors exist from now on
