@@ -199,7 +199,9 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets its directory made, WAL and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        event.listen(engine, "handle_error", _server_refusal_is_unavailable)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         from pathlib import Path
 
@@ -215,6 +217,27 @@ def make_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+# SQLSTATEs of a server that cannot take work now: connection exceptions (class 08),
+# shutting down or starting up (57P01-57P03), too many connections (53300).
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def sqlstate(error: BaseException | None) -> str | None:
+    """The SQLSTATE a pg8000 error carries (its first argument is the server's fields)."""
+    fields = error.args[0] if error is not None and error.args else None
+    return fields.get("C") if isinstance(fields, dict) else None
+
+
+def _server_refusal_is_unavailable(context: Any) -> None:
+    """pg8000 reports a server refusing connections ("the database system is starting up")
+    as a ProgrammingError; make it the OperationalError it is, so it is a 503, not a 500."""
+    code = sqlstate(context.original_exception)
+    if code and code.startswith(_UNAVAILABLE_STATES) \
+            and not isinstance(context.sqlalchemy_exception, OperationalError):
+        raise OperationalError(context.statement, context.parameters,
+                               context.original_exception) from context.original_exception
 
 
 def _lock_users(conn: Any, users: Sequence[str]) -> None:

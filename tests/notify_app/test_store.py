@@ -63,3 +63,22 @@ def test_keys_expire_after_24_hours(store):
     assert store.prior_publish("svc", "k1") is None
     store.forget_expired_keys()
     store.publish(["ann"], "t", "", {}, idempotency=("svc", "k1", "h2", True))
+
+
+def test_a_server_refusing_connections_is_unavailable_not_a_bug():
+    from types import SimpleNamespace
+
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from notify_app.store import _server_refusal_is_unavailable, sqlstate
+
+    starting = Exception({"S": "FATAL", "C": "57P03", "M": "the database system is starting up"})
+    assert sqlstate(starting) == "57P03"
+    context = SimpleNamespace(original_exception=starting, statement=None, parameters=None,
+                              sqlalchemy_exception=ProgrammingError(None, None, starting))
+    with pytest.raises(OperationalError):
+        _server_refusal_is_unavailable(context)
+    syntax = Exception({"S": "ERROR", "C": "42601", "M": "syntax error"})
+    context.original_exception = syntax
+    _server_refusal_is_unavailable(context)  # a real bug stays what it is
+    assert sqlstate(ValueError("plain")) is None
