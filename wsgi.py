@@ -66,10 +66,15 @@ def _json_object(raw: str) -> dict:
 
 
 def serve(command: str, host: str, port: int | None, reuse_port: bool = False) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # eventlet's import-time notice: DESIGN.md section 2
+        import eventlet
+
+    eventlet.monkey_patch()  # first, before Flask, requests, socket or our modules load
+
     from common import runtime
-
-    runtime.monkey_patch()  # first, before Flask, requests or socket are imported
-
     from common.config import GatewayConfig, NotifyConfig
     from common.logs import setup_logging
 
@@ -85,9 +90,9 @@ def serve(command: str, host: str, port: int | None, reuse_port: bool = False) -
 
         port = config.NOTIFY_PORT if port is None else port
     sock = runtime.listen(host, port, reuse_port=reuse_port)
-    if command == "notify" and config.NODE_ID is None:
-        # Default node id from the port actually bound (port 0 picks one).
-        config = config.replace(NODE_ID=f"n{sock.getsockname()[1]}")
+    if command == "notify":
+        # The port actually bound (0 picks one): the default node id is derived from it.
+        config = config.replace(NOTIFY_PORT=sock.getsockname()[1])
     app = create_app(config)
     runtime.serve(app, sock, name=command, max_connections=config.MAX_CONNECTIONS,
                   on_stop=app.extensions.get("on_stop"))

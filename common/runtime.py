@@ -1,7 +1,7 @@
-"""Every eventlet-specific call: monkey-patching, listening, serving, green threads.
+"""Every eventlet-specific call: listening, serving, green threads, socket hijacking.
 
 Keeping them here means a gevent backend could replace this one module without the apps
-changing.  ``monkey_patch()`` is called by ``wsgi.py`` only, before anything else imports.
+changing.  Monkey-patching is not here: ``wsgi.py``, the process entry point, does it first.
 """
 
 from __future__ import annotations
@@ -31,10 +31,6 @@ from eventlet.hubs import trampoline
 log = logging.getLogger(__name__)
 
 ASYNC_MODE = "eventlet"  # what Flask-SocketIO is told
-
-
-def monkey_patch() -> None:
-    eventlet.monkey_patch()
 
 
 def listen(host: str, port: int, *, backlog: int = 2048, reuse_port: bool = False) -> socket.socket:
